@@ -1,0 +1,1 @@
+"""openpat.analytics: see ARCHITECTURE.md; arrives with its issue."""

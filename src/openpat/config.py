@@ -1,0 +1,96 @@
+"""Settings, read from the environment (``OPENPAT_`` prefix) by the adapters only."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openpat.errors import ConfigurationError
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("openpat", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, a test run and a production site."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENPAT_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    secret_key: str | None = None
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    password_hash_profile: Literal["standard", "fast"] = "standard"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cookie_secure: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "OPENPAT_SECRET_KEY must be set to a long random value in production "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+                )
+            if len(self.secret_key) < 32:
+                raise ValueError("OPENPAT_SECRET_KEY must be at least 32 characters in production")
+            if self.password_hash_profile == "fast":
+                raise ValueError("OPENPAT_PASSWORD_HASH_PROFILE=fast is for test suites only")
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'openpat.db'}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The signing key; on a development machine one is made once and kept in data_dir."""
+        if self.secret_key and self.secret_key.strip().lower() not in PLACEHOLDER_SECRETS:
+            return self.secret_key
+        if self.env == "production":  # pragma: no cover - the validator refuses this
+            raise ConfigurationError("OPENPAT_SECRET_KEY is not set")
+        key_file = self.data_dir / "secret_key"
+        try:
+            if key_file.exists():
+                return key_file.read_text().strip()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key = secrets.token_urlsafe(48)
+            key_file.write_text(key)
+            key_file.chmod(0o600)
+            return key
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot keep a development secret key in {key_file}: {exc}; "
+                "set OPENPAT_SECRET_KEY or OPENPAT_DATA_DIR"
+            ) from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; a bad value becomes a ConfigurationError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"OPENPAT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            if err["loc"]
+            else err["msg"]
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None

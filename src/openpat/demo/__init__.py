@@ -1,0 +1,207 @@
+"""A synthetic, realistic demo study, generated from an explicit seed (pure).
+
+"IV DMT for major depressive disorder": one site, two arms (the arms and allocation arrive
+with randomisation), ~40 participants spread along the pathway. Every name is invented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from openpat.trial.pathway import ParticipantStatus
+
+DEMO_SEED = 20261123
+DEMO_STUDY_CODE = "DMT-MDD-DEMO"
+
+# (username, display name, role); password is "demo-<username>" (demo data only).
+DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("admin", "Alex Admin", "admin"),
+    ("investigator", "Dr Iris Investigator", "investigator"),
+    ("coordinator", "Casey Coordinator", "coordinator"),
+    ("facilitator", "Frances Facilitator", "facilitator"),
+    ("rater", "Robin Rater", "blinded_rater"),
+    ("monitor", "Morgan Monitor", "monitor"),
+    ("participant", "Pat Participant", "participant"),
+)
+
+
+def demo_password(username: str) -> str:
+    return f"demo-{username}"
+
+
+# The path every participant walks, stopping at their current status.
+_MAIN_PATH = (
+    ParticipantStatus.PRESCREEN,
+    ParticipantStatus.SCREENED,
+    ParticipantStatus.CONSENTED,
+    ParticipantStatus.ENROLLED,
+    ParticipantStatus.RANDOMISED,
+    ParticipantStatus.IN_TREATMENT,
+    ParticipantStatus.FOLLOW_UP,
+    ParticipantStatus.COMPLETED,
+)
+
+# Where the demo's 40 participants stand (a recruiting study about half-way through).
+_TARGETS: tuple[tuple[ParticipantStatus, int], ...] = (
+    (ParticipantStatus.PRESCREEN, 4),
+    (ParticipantStatus.SCREENED, 3),
+    (ParticipantStatus.SCREEN_FAILED, 5),
+    (ParticipantStatus.CONSENTED, 2),
+    (ParticipantStatus.ENROLLED, 2),
+    (ParticipantStatus.RANDOMISED, 3),
+    (ParticipantStatus.IN_TREATMENT, 6),
+    (ParticipantStatus.FOLLOW_UP, 7),
+    (ParticipantStatus.COMPLETED, 5),
+    (ParticipantStatus.WITHDRAWN, 2),
+    (ParticipantStatus.LOST, 1),
+)
+
+_FIRST = (
+    "Ada",
+    "Bea",
+    "Cai",
+    "Dara",
+    "Eli",
+    "Fen",
+    "Gus",
+    "Hana",
+    "Ines",
+    "Jun",
+    "Kit",
+    "Lior",
+    "Mira",
+    "Noor",
+    "Oren",
+    "Pia",
+    "Quin",
+    "Rae",
+    "Sol",
+    "Tam",
+    "Uma",
+    "Vik",
+    "Wren",
+    "Yara",
+)
+_LAST = (
+    "Abbot",
+    "Brisk",
+    "Calder",
+    "Dunmore",
+    "Elwood",
+    "Fairlie",
+    "Garrow",
+    "Hollis",
+    "Ingram",
+    "Jessop",
+    "Kerrow",
+    "Lathom",
+    "Merridew",
+    "Nettle",
+    "Orchard",
+    "Pellow",
+    "Quarry",
+    "Rook",
+)
+
+_REASONS = {
+    ParticipantStatus.SCREENED: "screening visit completed",
+    ParticipantStatus.CONSENTED: "informed consent signed",
+    ParticipantStatus.ENROLLED: "eligibility confirmed by investigator",
+    ParticipantStatus.RANDOMISED: "randomised",
+    ParticipantStatus.IN_TREATMENT: "first dosing session held",
+    ParticipantStatus.FOLLOW_UP: "treatment phase completed",
+    ParticipantStatus.COMPLETED: "final follow-up visit completed",
+    ParticipantStatus.SCREEN_FAILED: "did not meet eligibility criteria",
+    ParticipantStatus.WITHDRAWN: "participant withdrew consent",
+    ParticipantStatus.LOST: "no contact after three attempts",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStep:
+    status: ParticipantStatus
+    on_date: dt.date
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoParticipant:
+    year_of_birth: int
+    sex: str
+    full_name: str
+    date_of_birth: dt.date
+    email: str
+    prescreen_date: dt.date
+    steps: tuple[DemoStep, ...]  # after pre-screening, in order
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStudy:
+    code: str
+    title: str
+    substance: str
+    condition: str
+    phase: str
+    site_code: str
+    site_name: str
+    site_timezone: str
+    site_country: str
+    participants: tuple[DemoParticipant, ...]
+
+
+def _path_to(target: ParticipantStatus, rng: np.random.Generator) -> list[ParticipantStatus]:
+    if target in _MAIN_PATH:
+        return list(_MAIN_PATH[1 : _MAIN_PATH.index(target) + 1])
+    if target is ParticipantStatus.SCREEN_FAILED:
+        stop = int(rng.integers(0, 3))  # failed at pre-screen, screening or consent
+        return [*_MAIN_PATH[1 : stop + 1], target]
+    stop = int(rng.integers(3, 7))  # withdrew or was lost after enrolment
+    return [*_MAIN_PATH[1 : stop + 1], target]
+
+
+def build_demo_study(*, rng: np.random.Generator, today: dt.date) -> DemoStudy:
+    """The demo study; the same seed and date give the same study."""
+    participants = []
+    targets = [status for status, n in _TARGETS for _ in range(n)]
+    order = rng.permutation(len(targets))
+    for i in order:
+        target = targets[int(i)]
+        path = _path_to(target, rng)
+        # Step dates walk backwards from today so every date is in the past.
+        gaps = rng.integers(3, 21, size=len(path) + 1)
+        start = today - dt.timedelta(days=int(gaps.sum()) + int(rng.integers(0, 30)))
+        day = start
+        steps = []
+        for status, gap in zip(path, gaps[1:], strict=True):
+            day = day + dt.timedelta(days=int(gap))
+            steps.append(DemoStep(status=status, on_date=day, reason=_REASONS[status]))
+        year = int(rng.integers(today.year - 65, today.year - 21))
+        dob = dt.date(year, int(rng.integers(1, 13)), int(rng.integers(1, 29)))
+        first = _FIRST[int(rng.integers(len(_FIRST)))]
+        last = _LAST[int(rng.integers(len(_LAST)))]
+        participants.append(
+            DemoParticipant(
+                year_of_birth=year,
+                sex=str(rng.choice(["female", "male"], p=[0.55, 0.45])),
+                full_name=f"{first} {last}",
+                date_of_birth=dob,
+                email=f"{first.lower()}.{last.lower()}@example.org",
+                prescreen_date=start,
+                steps=tuple(steps),
+            )
+        )
+    return DemoStudy(
+        code=DEMO_STUDY_CODE,
+        title="IV DMT for major depressive disorder (demo)",
+        substance="DMT (intravenous)",
+        condition="Major depressive disorder",
+        phase="2",
+        site_code="RCR",
+        site_name="Riverside Clinical Research Unit",
+        site_timezone="Europe/London",
+        site_country="GB",
+        participants=tuple(participants),
+    )

@@ -1,0 +1,106 @@
+"""The OpenPatError hierarchy.
+
+Every error says what is wrong, where, and how to fix it. The web renders each class with
+one status code (see ``openpat.web.errors``); the CLI prints it in red and exits non-zero.
+A contraindication found by screening is a result, not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One bad field: where it is (dotted path) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class OpenPatError(Exception):
+    """Base class: a message a user can act on, optionally naming fields."""
+
+    status_code: int = 400
+    code: str = "error"
+
+    def __init__(self, message: str, *, fields: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: list[FieldProblem] = list(fields or [])
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(OpenPatError):
+    """The input is malformed or out of range; the message names the field."""
+
+    status_code = 422
+    code = "invalid_input"
+
+    @classmethod
+    def for_field(cls, field_name: str, message: str) -> InvalidInput:
+        return cls(f"{field_name}: {message}", fields=[FieldProblem(field_name, message)])
+
+
+class NotFound(OpenPatError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(OpenPatError):
+    """The change clashes with the current state (duplicate, double booking)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class NotAuthenticated(OpenPatError):
+    """No valid session: the caller must log in."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(OpenPatError):
+    """The caller is known but their role does not allow this."""
+
+    status_code = 403
+    code = "permission_denied"
+
+
+class RuleViolation(OpenPatError):
+    """The request is well-formed but a clinical or process rule forbids it."""
+
+    status_code = 422
+    code = "rule_violation"
+
+
+class TooManyRequests(OpenPatError):
+    """The caller must wait before trying again (login rate limiting)."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ConfigurationError(OpenPatError):
+    """The platform is misconfigured (settings, database); the message says how to fix it."""
+
+    status_code = 500
+    code = "configuration_error"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """The JSON shape of every error the API returns."""
+
+    code: str
+    message: str
+    fields: list[FieldProblem] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""openpat.instruments: see ARCHITECTURE.md; arrives with its issue."""

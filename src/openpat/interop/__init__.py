@@ -1,0 +1,1 @@
+"""openpat.interop: see ARCHITECTURE.md; arrives with its issue."""

@@ -1,0 +1,1 @@
+"""openpat.knowledge: see ARCHITECTURE.md; arrives with its issue."""

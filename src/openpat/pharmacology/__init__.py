@@ -1,0 +1,1 @@
+"""openpat.pharmacology: see ARCHITECTURE.md; arrives with its issue."""

@@ -1,0 +1,1 @@
+"""openpat.safety: see ARCHITECTURE.md; arrives with its issue."""

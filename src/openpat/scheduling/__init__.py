@@ -1,0 +1,1 @@
+"""openpat.scheduling: see ARCHITECTURE.md; arrives with its issue."""

@@ -1,0 +1,187 @@
+"""Roles, permissions and the principal that carries a user's memberships.
+
+Membership is per study and site: a coordinator at one site of a multi-site trial sees that
+site's participants only. A membership without a study applies to every study (used for
+platform administrators); one without a site applies to every site of its study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    COORDINATOR = "coordinator"
+    FACILITATOR = "facilitator"
+    BLINDED_RATER = "blinded_rater"
+    MONITOR = "monitor"
+    PARTICIPANT = "participant"
+
+    @property
+    def label(self) -> str:
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.INVESTIGATOR: "Investigator",
+    Role.COORDINATOR: "Study coordinator",
+    Role.FACILITATOR: "Facilitator",
+    Role.BLINDED_RATER: "Blinded rater",
+    Role.MONITOR: "Monitor (read-only)",
+    Role.PARTICIPANT: "Participant",
+}
+
+
+class Permission(StrEnum):
+    ACCOUNT = "account"  # own session: logout, who am I
+    API_DOCS = "api.docs"
+    STUDY_READ = "study.read"
+    PARTICIPANT_READ = "participant.read"
+    PARTICIPANT_WRITE = "participant.write"
+    IDENTITY_READ = "identity.read"
+    IDENTITY_WRITE = "identity.write"
+    AUDIT_READ = "audit.read"
+    USER_MANAGE = "user.manage"
+    SELF_SERVICE = "self.service"  # a participant's own pages
+
+
+_STAFF = {Permission.ACCOUNT, Permission.API_DOCS, Permission.STUDY_READ}
+
+# Least privilege. Administrators run the platform but do not see participants' records or
+# identities; monitors read everything clinical but change nothing and see no identities;
+# blinded roles are limited further by the blinding policy (trial operations).
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(_STAFF | {Permission.AUDIT_READ, Permission.USER_MANAGE}),
+    Role.INVESTIGATOR: frozenset(
+        _STAFF
+        | {
+            Permission.PARTICIPANT_READ,
+            Permission.PARTICIPANT_WRITE,
+            Permission.IDENTITY_READ,
+            Permission.IDENTITY_WRITE,
+        }
+    ),
+    Role.COORDINATOR: frozenset(
+        _STAFF
+        | {
+            Permission.PARTICIPANT_READ,
+            Permission.PARTICIPANT_WRITE,
+            Permission.IDENTITY_READ,
+            Permission.IDENTITY_WRITE,
+        }
+    ),
+    Role.FACILITATOR: frozenset(_STAFF | {Permission.PARTICIPANT_READ}),
+    Role.BLINDED_RATER: frozenset(_STAFF | {Permission.PARTICIPANT_READ}),
+    Role.MONITOR: frozenset(_STAFF | {Permission.PARTICIPANT_READ, Permission.AUDIT_READ}),
+    Role.PARTICIPANT: frozenset({Permission.ACCOUNT, Permission.SELF_SERVICE}),
+}
+
+
+def roles_with(permission: Permission) -> frozenset[Role]:
+    """Every role whose permissions include ``permission``."""
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's role in a study (``None``: every study) at a site (``None``: every site)."""
+
+    role: Role
+    study_id: int | None = None
+    site_id: int | None = None
+    participant_id: int | None = None  # set for the participant role: whose data it is
+
+    def covers(self, study_id: int | None, site_id: int | None) -> bool:
+        if study_id is not None and self.study_id is not None and self.study_id != study_id:
+            return False
+        return not (site_id is not None and self.site_id is not None and self.site_id != site_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated user and their memberships, as the rules see them."""
+
+    user_id: int
+    username: str
+    display_name: str
+    memberships: tuple[Membership, ...]
+    # A trusted local operator (the CLI, the demo loader): every permission, everywhere.
+    is_system: bool = False
+
+    @classmethod
+    def system(cls, name: str) -> Principal:
+        return cls(user_id=0, username=name, display_name=name, memberships=(), is_system=True)
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(m.role for m in self.memberships)
+
+    def has(self, permission: Permission) -> bool:
+        """True if any membership grants ``permission`` (the gate every route passes)."""
+        return self.is_system or any(
+            permission in ROLE_PERMISSIONS[m.role] for m in self.memberships
+        )
+
+    def can(
+        self, permission: Permission, *, study_id: int | None = None, site_id: int | None = None
+    ) -> bool:
+        """True if a membership covering this study and site grants ``permission``."""
+        return self.is_system or any(
+            permission in ROLE_PERMISSIONS[m.role] and m.covers(study_id, site_id)
+            for m in self.memberships
+        )
+
+    def site_scope(self, permission: Permission, study_id: int) -> frozenset[int] | None:
+        """The sites of ``study_id`` where ``permission`` holds; ``None`` means every site.
+
+        An empty set means none.
+        """
+        if self.is_system:
+            return None
+        sites: set[int] = set()
+        for m in self.memberships:
+            if permission not in ROLE_PERMISSIONS[m.role] or not m.covers(study_id, None):
+                continue
+            if m.site_id is None:
+                return None
+            sites.add(m.site_id)
+        return frozenset(sites)
+
+    def study_ids(self, permission: Permission) -> frozenset[int] | None:
+        """Studies where ``permission`` holds; ``None`` means every study."""
+        if self.is_system:
+            return None
+        ids: set[int] = set()
+        for m in self.memberships:
+            if permission not in ROLE_PERMISSIONS[m.role]:
+                continue
+            if m.study_id is None:
+                return None
+            ids.add(m.study_id)
+        return frozenset(ids)
+
+    def own_participant_ids(self) -> frozenset[int]:
+        return frozenset(
+            m.participant_id
+            for m in self.memberships
+            if m.role is Role.PARTICIPANT and m.participant_id is not None
+        )
+
+
+def parse_role(value: str) -> Role:
+    """Read a role name as users type it ("Blinded rater", "blinded-rater")."""
+    key = value.strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return Role(key)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {value!r}; choose one of: {allowed}") from None
+
+
+def describe(permissions: Iterable[Permission]) -> str:
+    return ", ".join(sorted(p.value for p in permissions))

@@ -1,0 +1,161 @@
+"""Logging in and out, login sessions with idle expiry, and login rate limiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+
+from openpat.errors import TooManyRequests
+from openpat.security import Membership, Principal, Role
+from openpat.security.passwords import dummy_hash, verify_password
+from openpat.store.audit import Actor
+from openpat.store.models import LoginAttempt, User, UserSession
+from openpat.store.uow import UnitOfWork
+
+# Writing last_seen on every request would turn every page view into a write.
+_TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    max_failures: int
+    window: dt.timedelta
+    idle_timeout: dt.timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    token: str  # goes into the signed cookie; only its hash is stored
+    csrf_token: str
+    principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSession:
+    principal: Principal
+    csrf_token: str
+    token_hash: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def principal_of(user: User) -> Principal:
+    """The principal for a user whose memberships are loaded."""
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        memberships=tuple(
+            Membership(
+                role=Role(m.role),
+                study_id=m.study_id,
+                site_id=m.site_id,
+                participant_id=m.participant_id,
+            )
+            for m in user.memberships
+        ),
+    )
+
+
+def login(
+    *,
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    remote_addr: str,
+    hasher: PasswordHasher,
+    policy: LoginPolicy,
+) -> LoginResult | None:
+    """Check the password and open a session; ``None`` when the credentials are wrong.
+
+    A failure is recorded (attempt and audit entry), so the caller commits in both cases.
+    Raises :class:`TooManyRequests` after too many recent failures for the account.
+    """
+    now = uow.now()
+    key = username.strip().lower()
+    since = now - policy.window
+    if uow.auth.failures_since(username=key, since=since) >= policy.max_failures:
+        oldest = uow.auth.oldest_failure_since(username=key, since=since) or now
+        wait_s = max(1, int((oldest + policy.window - now).total_seconds()))
+        raise TooManyRequests(
+            f"too many failed logins for this account; try again in {wait_s // 60 + 1} minutes "
+            "or ask an administrator to reset the password",
+            retry_after_s=wait_s,
+        )
+    user = uow.users.get_by_username(key) if key else None
+    if user is None:
+        verify_password(hasher, dummy_hash(hasher), password)  # same time as a real check
+        ok = False
+    else:
+        ok = user.is_active and verify_password(hasher, user.password_hash, password)
+    uow.auth.add_attempt(
+        LoginAttempt(username=key[:64], remote_addr=remote_addr[:64], at=now, succeeded=ok)
+    )
+    if not ok or user is None:
+        uow.audit.record_security_event(
+            actor=Actor(name=key[:100] or "(blank)"),
+            action="login_failed",
+            username=key[:64] or "(blank)",
+            reason=f"wrong username or password from {remote_addr}",
+            at=now,
+        )
+        return None
+    loaded = uow.users.get_with_memberships(user.id)
+    assert loaded is not None
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    uow.auth.add_session(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    uow.audit.record_security_event(
+        actor=Actor(name=user.username, user_id=user.id),
+        action="login",
+        username=user.username,
+        reason=f"login from {remote_addr}",
+        at=now,
+    )
+    return LoginResult(token=token, csrf_token=csrf, principal=principal_of(loaded))
+
+
+def resolve(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> ActiveSession | None:
+    """The session for a cookie token, or None if unknown, idle too long, or user inactive."""
+    now = uow.now()
+    token_hash = _token_hash(token)
+    record = uow.auth.get_session(token_hash)
+    if record is None:
+        return None
+    if now - record.last_seen_at > policy.idle_timeout:
+        uow.auth.delete_session(token_hash)
+        return None
+    user = uow.users.get_with_memberships(record.user_id)
+    if user is None or not user.is_active:
+        uow.auth.delete_session(token_hash)
+        return None
+    if now - record.last_seen_at > _TOUCH_EVERY:
+        record.last_seen_at = now
+    return ActiveSession(
+        principal=principal_of(user), csrf_token=record.csrf_token, token_hash=token_hash
+    )
+
+
+def logout(*, uow: UnitOfWork, session: ActiveSession) -> None:
+    uow.auth.delete_session(session.token_hash)
+    uow.audit.record_security_event(
+        actor=Actor(name=session.principal.username, user_id=session.principal.user_id),
+        action="logout",
+        username=session.principal.username,
+        reason="logout",
+        at=uow.now(),
+    )

@@ -1,0 +1,125 @@
+"""Loading the demo study through the same services a user would use (idempotent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from argon2 import PasswordHasher
+
+from openpat.demo import DEMO_ACCOUNTS, DEMO_SEED, DEMO_STUDY_CODE, build_demo_study, demo_password
+from openpat.errors import RuleViolation
+from openpat.security import Principal, Role
+from openpat.services import participants, studies, users
+from openpat.services.participants import IdentityIn, ParticipantCreate, Sex, StatusChange
+from openpat.services.studies import SiteCreate, StudyCreate, today_at_site
+from openpat.services.users import MembershipIn, UserCreate
+from openpat.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLoadResult:
+    created: bool
+    study_id: int
+    participants: int
+    logins: tuple[tuple[str, str, str], ...]  # (username, password, role)
+
+
+def _logins() -> tuple[tuple[str, str, str], ...]:
+    return tuple((u, demo_password(u), role) for u, _name, role in DEMO_ACCOUNTS)
+
+
+def load_demo(
+    *, uow: UnitOfWork, hasher: PasswordHasher, environment: str, seed: int = DEMO_SEED
+) -> DemoLoadResult:
+    """Create the demo study, its participants and one login per role, unless present."""
+    if environment == "production":
+        raise RuleViolation("the demo study is not loaded into a production database")
+    system = Principal.system("demo-loader")
+    rng = np.random.default_rng(seed)
+    existing = uow.studies.get_by_code(DEMO_STUDY_CODE)
+    if existing is not None:
+        total = uow.participants.count(study_id=existing.id, site_ids=None)
+        return DemoLoadResult(False, existing.id, total, _logins())
+
+    spec = build_demo_study(rng=rng, today=today_at_site("Europe/London", uow.now()))
+    assert spec.site_timezone == "Europe/London"
+    site = uow.sites.get_by_code(spec.site_code)
+    site_id = (
+        site.id
+        if site is not None
+        else studies.create_site(
+            uow=uow,
+            site_in=SiteCreate(
+                code=spec.site_code,
+                name=spec.site_name,
+                timezone=spec.site_timezone,
+                country=spec.site_country,
+            ),
+        ).id
+    )
+    study = studies.create_study(
+        uow=uow,
+        study_in=StudyCreate(
+            code=spec.code,
+            title=spec.title,
+            substance=spec.substance,
+            condition=spec.condition,
+            phase=spec.phase,
+        ),
+        site_ids=[site_id],
+    )
+    participant_ids = []
+    for person in spec.participants:
+        created = participants.create_participant(
+            uow=uow,
+            principal=system,
+            study_id=study.id,
+            participant_in=ParticipantCreate(
+                site_id=site_id,
+                year_of_birth=person.year_of_birth,
+                sex=Sex(person.sex),
+                prescreen_date=person.prescreen_date,
+                identity=IdentityIn(
+                    full_name=person.full_name,
+                    date_of_birth=person.date_of_birth,
+                    email=person.email,
+                ),
+            ),
+        )
+        participant_ids.append(created.id)
+        for step in person.steps:
+            participants.change_status(
+                uow=uow,
+                principal=system,
+                participant_id=created.id,
+                change=StatusChange(status=step.status, on_date=step.on_date, reason=step.reason),
+            )
+    # The participant login belongs to someone in follow-up, who has a record to look at.
+    follow_up = next(
+        pid
+        for pid, person in zip(participant_ids, spec.participants, strict=True)
+        if person.steps and person.steps[-1].status.value == "follow_up"
+    )
+    for username, display_name, role in DEMO_ACCOUNTS:
+        if uow.users.get_by_username(username) is not None:
+            continue
+        r = Role(role)
+        membership = MembershipIn(
+            role=r,
+            study_id=None if r is Role.ADMIN else study.id,
+            participant_id=follow_up if r is Role.PARTICIPANT else None,
+        )
+        users.create_user(
+            uow=uow,
+            principal=system,
+            user_in=UserCreate(
+                username=username,
+                display_name=display_name,
+                email=f"{username}@example.org",
+                password=demo_password(username),
+                memberships=[membership],
+            ),
+            hasher=hasher,
+        )
+    return DemoLoadResult(True, study.id, len(participant_ids), _logins())

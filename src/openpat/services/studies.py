@@ -1,0 +1,162 @@
+"""Studies, sites, and the study dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from openpat.errors import Conflict, NotFound
+from openpat.security import Permission, Principal
+from openpat.store.models import Site, Study
+from openpat.store.uow import UnitOfWork
+from openpat.trial.pathway import PATHWAY_ORDER, ParticipantStatus
+
+
+class SiteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,11}$", description="e.g. LON; prefixes codes")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(description="IANA time zone, e.g. Europe/London")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/London)") from None
+        return value
+
+
+class SiteRead(BaseModel):
+    id: int
+    code: str
+    name: str
+    timezone: str
+    country: str
+
+
+class StudyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,39}$")
+    title: str = Field(min_length=1, max_length=300)
+    substance: str = Field(min_length=1, max_length=80)
+    condition: str = Field(min_length=1, max_length=200)
+    phase: str = Field(min_length=1, max_length=20)
+
+
+class StudyRead(BaseModel):
+    id: int
+    code: str
+    title: str
+    substance: str
+    condition: str
+    phase: str
+    sites: list[SiteRead]
+
+
+class StatusCount(BaseModel):
+    status: ParticipantStatus
+    label: str
+    count: int
+
+
+class StudyDashboard(BaseModel):
+    study: StudyRead
+    total: int
+    by_status: list[StatusCount]
+    active: int = Field(description="participants not in a final state")
+
+
+def _site_read(site: Site) -> SiteRead:
+    return SiteRead(
+        id=site.id, code=site.code, name=site.name, timezone=site.timezone, country=site.country
+    )
+
+
+def _study_read(uow: UnitOfWork, study: Study) -> StudyRead:
+    return StudyRead(
+        id=study.id,
+        code=study.code,
+        title=study.title,
+        substance=study.substance,
+        condition=study.condition,
+        phase=study.phase,
+        sites=[_site_read(s) for s in uow.studies.sites_of(study.id)],
+    )
+
+
+def visible_study(uow: UnitOfWork, principal: Principal, study_id: int) -> Study:
+    """The study, if the principal may see it; otherwise NotFound (existence is not leaked)."""
+    study = uow.studies.get(study_id)
+    if study is None or not principal.can(Permission.STUDY_READ, study_id=study_id):
+        raise NotFound(f"study {study_id} not found")
+    return study
+
+
+def list_studies(*, uow: UnitOfWork, principal: Principal) -> list[StudyRead]:
+    ids = principal.study_ids(Permission.STUDY_READ)
+    return [_study_read(uow, s) for s in uow.studies.list(ids)]
+
+
+def get_study(*, uow: UnitOfWork, principal: Principal, study_id: int) -> StudyRead:
+    return _study_read(uow, visible_study(uow, principal, study_id))
+
+
+def dashboard(*, uow: UnitOfWork, principal: Principal, study_id: int) -> StudyDashboard:
+    """Participants by pathway status, counted over the sites the principal may see."""
+    study = visible_study(uow, principal, study_id)
+    site_ids = principal.site_scope(Permission.STUDY_READ, study_id)
+    counts = uow.participants.count_by_status(study_id=study_id, site_ids=site_ids)
+    by_status = [
+        StatusCount(status=s, label=s.label, count=counts.get(s.value, 0)) for s in PATHWAY_ORDER
+    ]
+    total = sum(c.count for c in by_status)
+    active = sum(c.count for c in by_status if not c.status.is_final)
+    return StudyDashboard(
+        study=_study_read(uow, study), total=total, by_status=by_status, active=active
+    )
+
+
+def create_site(*, uow: UnitOfWork, site_in: SiteCreate) -> SiteRead:
+    if uow.sites.get_by_code(site_in.code) is not None:
+        raise Conflict(f"code: a site with code {site_in.code!r} already exists")
+    site = uow.sites.add(
+        Site(
+            code=site_in.code,
+            name=site_in.name,
+            timezone=site_in.timezone,
+            country=site_in.country,
+        )
+    )
+    return _site_read(site)
+
+
+def create_study(*, uow: UnitOfWork, study_in: StudyCreate, site_ids: list[int]) -> StudyRead:
+    if uow.studies.get_by_code(study_in.code) is not None:
+        raise Conflict(f"code: a study with code {study_in.code!r} already exists")
+    for site_id in site_ids:
+        if uow.sites.get(site_id) is None:
+            raise NotFound(f"site {site_id} not found")
+    study = uow.studies.add(
+        Study(
+            code=study_in.code,
+            title=study_in.title,
+            substance=study_in.substance,
+            condition=study_in.condition,
+            phase=study_in.phase,
+            created_at=uow.now(),
+        )
+    )
+    for site_id in site_ids:
+        uow.studies.link_site(study.id, site_id)
+    return _study_read(uow, study)
+
+
+def today_at_site(site_timezone: str, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(site_timezone)).date()

@@ -1,0 +1,1 @@
+"""openpat.sessions: see ARCHITECTURE.md; arrives with its issue."""

@@ -1,0 +1,276 @@
+"""SQLAlchemy 2 models. These are storage rows: not domain objects and not API schemas.
+
+Classes with ``__audited__ = True`` hold study data; every insert, update and delete of them
+is written to the audit trail in the same transaction (see ``openpat.store.audit``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    __audited__: ClassVar[bool] = False
+    # Values of these columns are never written to the audit trail ("[changed]" instead).
+    __audit_redacted__: ClassVar[frozenset[str]] = frozenset()
+    # Values readable only by roles with identity access (the audit page masks them).
+    __audit_sensitive__: ClassVar[bool] = False
+
+    def audit_study_id(self) -> int | None:
+        return None
+
+    def audit_participant_id(self) -> int | None:
+        return None
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware timestamp, stored in UTC, read back aware on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    country: Mapped[str] = mapped_column(String(2))
+
+
+class Study(Base):
+    __tablename__ = "studies"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    substance: Mapped[str] = mapped_column(String(80))
+    condition: Mapped[str] = mapped_column(String(200))
+    phase: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    sites: Mapped[list[StudySite]] = relationship(back_populates="study", lazy="raise")
+
+    def audit_study_id(self) -> int | None:
+        return self.id
+
+
+class StudySite(Base):
+    __tablename__ = "study_sites"
+    __audited__ = True
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+
+    study: Mapped[Study] = relationship(back_populates="sites", lazy="raise")
+    site: Mapped[Site] = relationship(lazy="raise")
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+
+class User(Base):
+    __tablename__ = "users"
+    __audited__ = True
+    __audit_redacted__ = frozenset({"password_hash"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="raise")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __audited__ = True
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "study_id", "site_id", name="user_role_scope"),
+        CheckConstraint(
+            "role IN ('admin','investigator','coordinator','facilitator','blinded_rater',"
+            "'monitor','participant')",
+            name="known_role",
+        ),
+        CheckConstraint(
+            "role <> 'participant' OR participant_id IS NOT NULL", name="participant_has_record"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+
+    user: Mapped[User] = relationship(back_populates="memberships", lazy="raise")
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
+class Participant(Base):
+    """A participant known by a pseudonymous code (``SITE-0001``); no direct identifiers."""
+
+    __tablename__ = "participants"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("study_id", "code", name="study_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(20))
+    status_date: Mapped[dt.date] = mapped_column(Date)
+    year_of_birth: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    identity: Mapped[ParticipantIdentity | None] = relationship(
+        back_populates="participant", lazy="raise"
+    )
+    site: Mapped[Site] = relationship(lazy="raise")
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.id
+
+
+class ParticipantIdentity(Base):
+    """Direct identifiers, kept apart; only roles with identity access may read them."""
+
+    __tablename__ = "participant_identities"
+    __audited__ = True
+    __audit_sensitive__ = True
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+
+    participant: Mapped[Participant] = relationship(back_populates="identity", lazy="raise")
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
+class AuditEvent(Base):
+    """One field of one change, or one security event; hash-chained in ``seq`` order."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_participant", "participant_id", "seq"),
+        Index("ix_audit_events_actor", "actor_user_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    table_name: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    study_id: Mapped[int | None] = mapped_column(Integer)
+    participant_id: Mapped[int | None] = mapped_column(Integer)
+    sensitive: Mapped[bool] = mapped_column(Boolean)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last entry of the chain; locked while appending so entries are strictly ordered."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class UserSession(Base):
+    """A login session; the cookie carries the token, the table keeps only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    succeeded: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,1 @@
+"""Repositories: every query the application makes lives here, one module per domain."""

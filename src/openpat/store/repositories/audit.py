@@ -1,0 +1,65 @@
+"""Reading the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openpat.store.audit import Actor, VerifyResult, append, event_row, verify_chain
+from openpat.store.models import AuditEvent
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def list(
+        self,
+        *,
+        participant_id: int | None = None,
+        actor_user_id: int | None = None,
+        study_ids: Sequence[int] | None = None,
+        before_seq: int | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        stmt = select(AuditEvent)
+        if participant_id is not None:
+            stmt = stmt.where(AuditEvent.participant_id == participant_id)
+        if actor_user_id is not None:
+            stmt = stmt.where(AuditEvent.actor_user_id == actor_user_id)
+        if study_ids is not None:
+            stmt = stmt.where(AuditEvent.study_id.in_(list(study_ids)))
+        if before_seq is not None:
+            stmt = stmt.where(AuditEvent.seq < before_seq)
+        stmt = stmt.order_by(AuditEvent.seq.desc()).limit(limit)
+        return self.session.scalars(stmt).all()
+
+    def record_security_event(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        username: str,
+        reason: str,
+        at: dt.datetime,
+    ) -> None:
+        """Append a login, logout or refused login (not a data change)."""
+        append(
+            self.session.connection(),
+            [
+                event_row(
+                    actor=actor,
+                    at=at,
+                    action=action,
+                    table_name="users",
+                    record_id=username,
+                    reason=reason,
+                )
+            ],
+        )
+
+    def verify(self) -> VerifyResult:
+        return verify_chain(self.session)

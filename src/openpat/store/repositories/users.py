@@ -1,0 +1,51 @@
+"""Users and their memberships."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from openpat.store.models import Membership, User
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def get_by_username(self, username: str) -> User | None:
+        stmt = select(User).where(func.lower(User.username) == username.strip().lower())
+        return self.session.scalars(stmt).first()
+
+    def get_with_memberships(self, user_id: int) -> User | None:
+        stmt = select(User).where(User.id == user_id).options(selectinload(User.memberships))
+        return self.session.scalars(stmt).first()
+
+    def list_with_memberships(self) -> Sequence[User]:
+        stmt = select(User).order_by(User.username).options(selectinload(User.memberships))
+        return self.session.scalars(stmt).all()
+
+    def add(self, user: User) -> User:
+        self.session.add(user)
+        self.session.flush()
+        return user
+
+    def add_membership(self, membership: Membership) -> Membership:
+        self.session.add(membership)
+        self.session.flush()
+        return membership
+
+    def find_membership(
+        self, *, user_id: int, role: str, study_id: int | None, site_id: int | None
+    ) -> Membership | None:
+        stmt = select(Membership).where(
+            Membership.user_id == user_id,
+            Membership.role == role,
+            Membership.study_id.is_(None) if study_id is None else Membership.study_id == study_id,
+            Membership.site_id.is_(None) if site_id is None else Membership.site_id == site_id,
+        )
+        return self.session.scalars(stmt).first()

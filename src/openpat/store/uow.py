@@ -1,0 +1,123 @@
+"""The unit of work: one transaction, owned by the web request or the CLI command.
+
+Services receive a unit of work and never commit; the edge calls :meth:`UnitOfWork.commit`
+when the whole use case has succeeded, and anything not committed is rolled back on exit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from openpat.errors import Conflict
+from openpat.store.audit import Actor
+from openpat.store.repositories.audit import AuditRepository
+from openpat.store.repositories.auth import AuthRepository
+from openpat.store.repositories.participants import ParticipantRepository
+from openpat.store.repositories.studies import SiteRepository, StudyRepository
+from openpat.store.repositories.users import UserRepository
+
+
+class UnitOfWork:
+    studies: StudyRepository
+    sites: SiteRepository
+    users: UserRepository
+    participants: ParticipantRepository
+    audit: AuditRepository
+    auth: AuthRepository
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        self._factory = session_factory
+        self._actor = actor
+        self._reason = reason
+        self._now = now
+        self._session: Session | None = None
+        self.committed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def __enter__(self) -> UnitOfWork:
+        session = self._factory()
+        session.info["actor"] = self._actor
+        session.info["reason"] = self._reason
+        if self._now is not None:
+            session.info["now"] = self._now
+        self._session = session
+        self.studies = StudyRepository(session)
+        self.sites = SiteRepository(session)
+        self.users = UserRepository(session)
+        self.participants = ParticipantRepository(session)
+        self.audit = AuditRepository(session)
+        self.auth = AuthRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            if not self.committed:
+                session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in a `with` block")
+        return self._session
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    def set_actor(self, actor: Actor) -> None:
+        self._actor = actor
+        self.session.info["actor"] = actor
+
+    def now(self) -> dt.datetime:
+        return self._now or dt.datetime.now(dt.UTC)
+
+    @contextmanager
+    def reason(self, text: str) -> Iterator[None]:
+        """Give the reason recorded in the audit trail for the changes made in the block."""
+        session = self.session
+        before = session.info.get("reason")
+        session.info["reason"] = text
+        try:
+            yield
+            session.flush()
+        finally:
+            session.info["reason"] = before
+
+    def flush(self) -> None:
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"the change clashes with existing data: {exc.orig}") from None
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise Conflict(f"the change clashes with existing data: {exc.orig}") from None
+        self.committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()
