@@ -1,0 +1,86 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openpat import __version__
+from openpat.config import Settings, load_settings
+from openpat.services.runtime import Platform
+from openpat.web.api import audit as audit_api
+from openpat.web.api import auth as auth_api
+from openpat.web.api import participants as participants_api
+from openpat.web.api import studies as studies_api
+from openpat.web.api import system
+from openpat.web.api import users as users_api
+from openpat.web.errors import install_error_handlers
+from openpat.web.pages import admin, me
+from openpat.web.pages import auth as auth_pages
+from openpat.web.pages import participants as participant_pages
+from openpat.web.pages import studies as study_pages
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith(("/api/", "/admin", "/participants", "/studies", "/me")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
+    """Build the app; the database engine is created here, never at import time."""
+    if platform is None:
+        platform = Platform.from_settings(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.dispose()
+
+    app = FastAPI(
+        title="openpat",
+        version=__version__,
+        summary="Psychedelic-assisted therapy research and clinics: JSON API",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.include_router(system.router)
+    for api in (auth_api, studies_api, participants_api, audit_api, users_api):
+        app.include_router(api.router, prefix="/api/v1")
+    for pages in (auth_pages, study_pages, participant_pages, admin, me):
+        app.include_router(pages.router)
+    return app

@@ -1,0 +1,148 @@
+"""Request dependencies: the platform, the session, permissions, CSRF, the unit of work.
+
+Every route declares what it needs with exactly one of :class:`Require` (a permission) or
+:data:`PUBLIC`; ``tests/web/test_route_permissions.py`` fails on a route that declares neither.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.concurrency import run_in_threadpool
+
+from openpat.errors import NotAuthenticated, PermissionDenied
+from openpat.security import Permission, Principal
+from openpat.services import auth
+from openpat.services.runtime import Actor, Platform, UnitOfWork
+
+SESSION_COOKIE = "openpat_session"
+LOGIN_CSRF_COOKIE = "openpat_login_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+def policy_of(platform: Platform) -> auth.LoginPolicy:
+    import datetime as dt
+
+    s = platform.settings
+    return auth.LoginPolicy(
+        max_failures=s.login_max_failures,
+        window=dt.timedelta(minutes=s.login_window_minutes),
+        idle_timeout=dt.timedelta(minutes=s.session_idle_minutes),
+    )
+
+
+def serializer(platform: Platform) -> URLSafeSerializer:
+    return URLSafeSerializer(platform.settings.resolved_secret_key, salt="openpat.session")
+
+
+def _resolve(platform: Platform, token: str) -> auth.ActiveSession | None:
+    with platform.uow(actor=Actor(name="session")) as uow:
+        active = auth.resolve(uow=uow, token=token, policy=policy_of(platform))
+        uow.commit()
+        return active
+
+
+async def current_session(request: Request, platform: PlatformDep) -> auth.ActiveSession | None:
+    """The logged-in session from the signed cookie, or None."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        token = serializer(platform).loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(token, str):
+        return None
+    active = await run_in_threadpool(_resolve, platform, token)
+    request.state.active_session = active
+    return active
+
+
+SessionDep = Annotated[auth.ActiveSession | None, Depends(current_session)]
+
+
+async def _check_csrf(request: Request, active: auth.ActiveSession) -> None:
+    if request.method not in UNSAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, active.csrf_token):
+        raise PermissionDenied(
+            "the form has expired or did not come from openpat (CSRF check failed); "
+            "reload the page and try again"
+        )
+
+
+class Require:
+    """Dependency: the request must come from a session whose role grants ``permission``."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: Request, active: SessionDep) -> auth.ActiveSession:
+        if active is None:
+            raise NotAuthenticated("log in to continue")
+        if not active.principal.has(self.permission):
+            raise PermissionDenied(
+                f"your role does not allow this (it needs the '{self.permission.value}' permission)"
+            )
+        await _check_csrf(request, active)
+        return active
+
+    def __repr__(self) -> str:
+        return f"Require({self.permission.value})"
+
+
+class Public:
+    """Dependency marker for the few routes anyone may call (login page, health check)."""
+
+    async def __call__(self) -> None:
+        return None
+
+
+PUBLIC = Depends(Public())
+
+Account = Annotated[auth.ActiveSession, Depends(Require(Permission.ACCOUNT))]
+ApiDocsReader = Annotated[auth.ActiveSession, Depends(Require(Permission.API_DOCS))]
+StudyReader = Annotated[auth.ActiveSession, Depends(Require(Permission.STUDY_READ))]
+ParticipantReader = Annotated[auth.ActiveSession, Depends(Require(Permission.PARTICIPANT_READ))]
+ParticipantWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.PARTICIPANT_WRITE))]
+IdentityReader = Annotated[auth.ActiveSession, Depends(Require(Permission.IDENTITY_READ))]
+IdentityWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.IDENTITY_WRITE))]
+AuditReader = Annotated[auth.ActiveSession, Depends(Require(Permission.AUDIT_READ))]
+UserManager = Annotated[auth.ActiveSession, Depends(Require(Permission.USER_MANAGE))]
+SelfService = Annotated[auth.ActiveSession, Depends(Require(Permission.SELF_SERVICE))]
+
+
+def get_uow(platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:
+    """One unit of work per request; routes that change data call ``uow.commit()``."""
+    principal: Principal | None = active.principal if active else None
+    actor = (
+        Actor(name=principal.username, user_id=principal.user_id)
+        if principal
+        else Actor(name="anonymous")
+    )
+    with platform.uow(actor=actor) as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]

@@ -1,0 +1,151 @@
+"""One place that turns errors into responses: JSON under /api, a page elsewhere.
+
+Nothing expected is ever a 500; an unexpected error is logged with a reference and the user
+sees that reference, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openpat.errors import FieldProblem, NotAuthenticated, OpenPatError, TooManyRequests
+
+log = logging.getLogger("openpat.web")
+
+_HTTP_MESSAGES = {
+    404: "there is no page or API endpoint at this address",
+    405: "this address does not accept that method",
+}
+
+
+def wants_json(request: Request) -> bool:
+    return (
+        request.url.path.startswith("/api/")
+        or "application/json" in request.headers.get("accept", "").split(",")[0]
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        where, rest = parts[0], parts[1:]
+        name = ""
+        for p in rest:
+            name += f"[{p}]" if p.isdigit() else (f".{p}" if name else p)
+        if where == "body":
+            return name or "body"
+        return f"{name or where} ({where})"
+    return ".".join(parts)
+
+
+def validation_problems(exc: RequestValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "is not valid"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if err.get("type") == "missing":
+            msg = "is required"
+        elif err.get("type") == "extra_forbidden":
+            msg = "is not a known field; remove it"
+        elif err.get("type") == "json_invalid":
+            msg = "the request body is not valid JSON"
+        problems.append(FieldProblem(_field_name(tuple(err.get("loc", ()))), msg))
+    return problems
+
+
+def error_response(
+    request: Request,
+    *,
+    status_code: int,
+    code: str,
+    message: str,
+    fields: list[FieldProblem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    fields = fields or []
+    if wants_json(request):
+        return JSONResponse(
+            {
+                "error": {
+                    "code": code,
+                    "message": message,
+                    "fields": [{"field": f.field, "message": f.message} for f in fields],
+                }
+            },
+            status_code=status_code,
+            headers=headers,
+        )
+    from openpat.web.templating import render
+
+    return render(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message, "fields": fields, "title": "Error"},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OpenPatError)
+    async def _openpat_error(request: Request, exc: OpenPatError) -> Response:
+        if isinstance(exc, NotAuthenticated) and not wants_json(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        headers = (
+            {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
+        )
+        if exc.status_code >= 500:
+            log.error("configuration error on %s: %s", request.url.path, exc.message)
+        return error_response(
+            request,
+            status_code=exc.status_code,
+            code=exc.code,
+            message=exc.message,
+            fields=exc.fields,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = validation_problems(exc)
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        return error_response(
+            request,
+            status_code=422,
+            code="invalid_input",
+            message=f"the request is not valid: {summary}",
+            fields=problems,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+        return error_response(
+            request,
+            status_code=exc.status_code,
+            code="not_found" if exc.status_code == 404 else "http_error",
+            message=message,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        reference = secrets.token_hex(4)
+        log.exception("unexpected error %s on %s %s", reference, request.method, request.url.path)
+        return error_response(
+            request,
+            status_code=500,
+            code="internal_error",
+            message=f"something went wrong on our side (reference {reference}); "
+            "the error has been logged",
+        )

@@ -1,0 +1,210 @@
+"""Administration: the audit trail and user accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from openpat.errors import FieldProblem, OpenPatError, PermissionDenied
+from openpat.security import Permission, Role
+from openpat.services import audit, studies, users
+from openpat.services.users import MembershipIn, UserCreate
+from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
+from openpat.web.templating import render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+def _int_or_none(value: str | None, field: str) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    if not value.strip().isdigit():
+        from openpat.errors import InvalidInput
+
+        raise InvalidInput.for_field(field, f"{value!r} is not a whole number")
+    return int(value)
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request,
+    active: AuditReader,
+    uow: UowDep,
+    participant: str | None = None,
+    user: str | None = None,
+    before_seq: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The trail, newest first, filterable by participant (code or id) and user (name or id)."""
+    principal = active.principal
+    errors: list[FieldProblem] = []
+    participant_id = user_id = None
+    if participant and participant.strip():
+        text = participant.strip()
+        if text.isdigit():
+            participant_id = int(text)
+        else:
+            participant_id = _participant_by_code(uow, principal, text)
+            if participant_id is None:
+                errors.append(FieldProblem("participant", f"no participant with code {text!r}"))
+    if user and user.strip():
+        text = user.strip()
+        user_id = int(text) if text.isdigit() else users.find_user_id(uow=uow, username=text)
+        if user_id is None:
+            errors.append(FieldProblem("user", f"no user called {text!r}"))
+    page = (
+        audit.list_events(
+            uow=uow,
+            principal=principal,
+            participant_id=participant_id,
+            user_id=user_id,
+            before_seq=before_seq,
+            limit=100,
+        )
+        if not errors
+        else audit.AuditPage(items=[], next_before_seq=None)
+    )
+    return render(
+        request,
+        "audit.html",
+        {
+            "title": "Audit trail",
+            "page": page,
+            "participant": participant or "",
+            "user": user or "",
+            "errors": errors,
+            "verify": None,
+            "nav_key": "admin",
+            "admin_tab": "audit",
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+def _participant_by_code(uow: UowDep, principal: object, code: str) -> int | None:
+    from openpat.security import Principal
+
+    assert isinstance(principal, Principal)
+    for study in studies.list_studies(uow=uow, principal=principal):
+        found = uow.participants.get_by_code(study.id, code.upper())
+        if found is not None:
+            return found.id
+    return None
+
+
+@router.post("/audit/verify")
+def audit_verify(request: Request, active: AuditReader, uow: UowDep) -> Response:
+    result = audit.verify(uow=uow, principal=active.principal)
+    page = audit.list_events(uow=uow, principal=active.principal, limit=100)
+    return render(
+        request,
+        "audit.html",
+        {
+            "title": "Audit trail",
+            "page": page,
+            "participant": "",
+            "user": "",
+            "errors": [],
+            "verify": result,
+            "nav_key": "admin",
+            "admin_tab": "audit",
+        },
+    )
+
+
+def _users_page(
+    request: Request,
+    active: UserManager,
+    uow: UowDep,
+    *,
+    errors: list[FieldProblem] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "users.html",
+        {
+            "title": "Users",
+            "users": users.list_users(uow=uow, principal=active.principal),
+            "studies": studies.list_studies(uow=uow, principal=active.principal),
+            "roles": list(Role),
+            "errors": errors or [],
+            "values": values or {},
+            "saved": request.query_params.get("saved"),
+            "can_audit": active.principal.has(Permission.AUDIT_READ),
+            "nav_key": "admin",
+            "admin_tab": "users",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/users")
+def users_page(request: Request, active: UserManager, uow: UowDep) -> Response:
+    return _users_page(request, active, uow)
+
+
+@router.post("/users")
+def users_create(
+    request: Request,
+    active: UserManager,
+    uow: UowDep,
+    platform: PlatformDep,
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    study_id: Annotated[str, Form()] = "",
+    participant_id: Annotated[str, Form()] = "",
+) -> Response:
+    values = {
+        "username": username,
+        "display_name": display_name,
+        "email": email,
+        "role": role,
+        "study_id": study_id,
+        "participant_id": participant_id,
+    }
+    try:
+        membership = MembershipIn.model_validate(
+            {
+                "role": role,
+                "study_id": _int_or_none(study_id, "study_id"),
+                "participant_id": _int_or_none(participant_id, "participant_id"),
+            }
+        )
+        body = UserCreate.model_validate(
+            {
+                "username": username,
+                "display_name": display_name,
+                "email": email or None,
+                "password": password,
+                "memberships": [membership],
+            }
+        )
+        created = users.create_user(
+            uow=uow, principal=active.principal, user_in=body, hasher=platform.hasher
+        )
+        uow.commit()
+    except ValidationError as exc:
+        uow.rollback()
+        errors = [
+            FieldProblem(
+                ".".join(str(p) for p in e["loc"]) or "form", e["msg"].removeprefix("Value error, ")
+            )
+            for e in exc.errors()
+        ]
+        return _users_page(request, active, uow, errors=errors, values=values, status_code=422)
+    except OpenPatError as exc:
+        if isinstance(exc, PermissionDenied):
+            raise
+        uow.rollback()
+        errors = exc.fields or [FieldProblem("form", exc.message)]
+        return _users_page(
+            request, active, uow, errors=errors, values=values, status_code=exc.status_code
+        )
+    return RedirectResponse(f"/admin/users?saved={created.username}", status_code=303)

@@ -1,0 +1,44 @@
+"""Home and the study dashboard."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from openpat.security import Permission
+from openpat.services import studies
+from openpat.web.deps import Account, StudyReader, UowDep
+from openpat.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, active: Account, uow: UowDep) -> Response:
+    """Participants go to their own page; staff to their study (or a list of studies)."""
+    principal = active.principal
+    if not principal.has(Permission.STUDY_READ):
+        if principal.has(Permission.SELF_SERVICE):
+            return RedirectResponse("/me", status_code=303)
+        return render(request, "no_access.html", {"title": "No study access"})
+    visible = studies.list_studies(uow=uow, principal=principal)
+    if len(visible) == 1:
+        return RedirectResponse(f"/studies/{visible[0].id}", status_code=303)
+    return render(request, "studies.html", {"title": "Studies", "studies": visible})
+
+
+@router.get("/studies/{study_id}")
+def dashboard(request: Request, study_id: int, active: StudyReader, uow: UowDep) -> Response:
+    board = studies.dashboard(uow=uow, principal=active.principal, study_id=study_id)
+    peak = max((c.count for c in board.by_status), default=0) or 1
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "title": board.study.title,
+            "board": board,
+            "peak": peak,
+            "study_id": study_id,
+            "nav_key": "dashboard",
+        },
+    )
