@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from openpat.errors import InvalidInput, NotFound, PermissionDenied
 from openpat.security import Permission, Principal
+from openpat.services.ids import Id
 from openpat.services.studies import today_at_site, visible_study
 from openpat.store.models import Participant, ParticipantIdentity
 from openpat.store.uow import UnitOfWork
@@ -42,7 +43,7 @@ class IdentityRead(BaseModel):
 class ParticipantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    site_id: int
+    site_id: Id
     year_of_birth: int | None = Field(default=None, ge=1900, le=2100)
     sex: Sex | None = None
     prescreen_date: dt.date | None = Field(default=None, description="default: today at the site")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from openpat.security import Permission, Principal, Role
 from openpat.security.passwords import password_problem
+from openpat.services.ids import Id
 from openpat.store.models import Membership, User
 from openpat.store.uow import UnitOfWork
 
@@ -20,9 +21,9 @@ class MembershipIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    study_id: int | None = Field(default=None, description="None: every study")
-    site_id: int | None = Field(default=None, description="None: every site of the study")
-    participant_id: int | None = Field(default=None, description="for the participant role")
+    study_id: Id | None = Field(default=None, description="None: every study")
+    site_id: Id | None = Field(default=None, description="None: every site of the study")
+    participant_id: Id | None = Field(default=None, description="for the participant role")
 
 
 class UserCreate(BaseModel):

@@ -230,7 +230,26 @@ def _after_flush(session: Session, _context: Any) -> None:
                 sensitive=obj.__audit_sensitive__,
             )
         )
+    _fill_study_ids(session, rows)
     append(session.connection(), rows)
+
+
+def _fill_study_ids(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Rows about a participant's satellite records (identity, ...) get the participant's
+    study, so study-scoped readers (monitors) see them."""
+    from openpat.store.models import Participant
+
+    wanted = {r["participant_id"] for r in rows if r["study_id"] is None and r["participant_id"]}
+    if not wanted:
+        return
+    found = dict(
+        session.connection()
+        .execute(select(Participant.id, Participant.study_id).where(Participant.id.in_(wanted)))
+        .all()
+    )
+    for row in rows:
+        if row["study_id"] is None and row["participant_id"] in found:
+            row["study_id"] = found[row["participant_id"]]
 
 
 def install_audit_hooks(factory: sessionmaker[Session]) -> None:

@@ -49,6 +49,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 def validation_problems(exc: RequestValidationError) -> list[FieldProblem]:
     problems = []
     for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        field = _field_name(loc)
         msg = str(err.get("msg", "is not valid"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
@@ -57,8 +59,13 @@ def validation_problems(exc: RequestValidationError) -> list[FieldProblem]:
         elif err.get("type") == "extra_forbidden":
             msg = "is not a known field; remove it"
         elif err.get("type") == "json_invalid":
-            msg = "the request body is not valid JSON"
-        problems.append(FieldProblem(_field_name(tuple(err.get("loc", ()))), msg))
+            # The location is ("body", <character offset>): the field is the body itself.
+            field = "body"
+            detail = (err.get("ctx") or {}).get("error")
+            where = f"at character {loc[1]}" if len(loc) > 1 else None
+            parts = [str(p) for p in (detail, where) if p]
+            msg = "is not valid JSON" + (f" ({', '.join(parts)})" if parts else "")
+        problems.append(FieldProblem(field, msg))
     return problems
 
 

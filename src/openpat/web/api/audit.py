@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from openpat.services import audit
 from openpat.services.audit import AuditPage, AuditVerifyRead
+from openpat.services.ids import Id, Seq
 from openpat.web.deps import AuditReader, UowDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -17,9 +18,9 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def list_events(
     active: AuditReader,
     uow: UowDep,
-    participant_id: int | None = None,
-    user_id: int | None = None,
-    before_seq: int | None = None,
+    participant_id: Id | None = None,
+    user_id: Id | None = None,
+    before_seq: Seq | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     return audit.list_events(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from openpat.services import participants
+from openpat.services.ids import MAX_ID, Id
 from openpat.services.participants import (
     IdentityRead,
     IdentityUpdate,
@@ -31,12 +32,12 @@ router = APIRouter(tags=["participants"])
 
 @router.get("/studies/{study_id}/participants")
 def list_participants(
-    study_id: int,
+    study_id: Id,
     active: ParticipantReader,
     uow: UowDep,
     status: ParticipantStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> ParticipantPage:
     return participants.list_participants(
         uow=uow,
@@ -50,7 +51,7 @@ def list_participants(
 
 @router.post("/studies/{study_id}/participants", status_code=201)
 def create_participant(
-    study_id: int, body: ParticipantCreate, active: ParticipantWriter, uow: UowDep
+    study_id: Id, body: ParticipantCreate, active: ParticipantWriter, uow: UowDep
 ) -> ParticipantRead:
     created = participants.create_participant(
         uow=uow, principal=active.principal, study_id=study_id, participant_in=body
@@ -60,7 +61,7 @@ def create_participant(
 
 
 @router.get("/participants/{participant_id}")
-def get_participant(participant_id: int, active: ParticipantReader, uow: UowDep) -> ParticipantRead:
+def get_participant(participant_id: Id, active: ParticipantReader, uow: UowDep) -> ParticipantRead:
     return participants.get_participant(
         uow=uow, principal=active.principal, participant_id=participant_id
     )
@@ -68,7 +69,7 @@ def get_participant(participant_id: int, active: ParticipantReader, uow: UowDep)
 
 @router.post("/participants/{participant_id}/status")
 def change_status(
-    participant_id: int, body: StatusChange, active: ParticipantWriter, uow: UowDep
+    participant_id: Id, body: StatusChange, active: ParticipantWriter, uow: UowDep
 ) -> ParticipantRead:
     changed = participants.change_status(
         uow=uow, principal=active.principal, participant_id=participant_id, change=body
@@ -78,7 +79,7 @@ def change_status(
 
 
 @router.get("/participants/{participant_id}/identity")
-def get_identity(participant_id: int, active: IdentityReader, uow: UowDep) -> IdentityRead:
+def get_identity(participant_id: Id, active: IdentityReader, uow: UowDep) -> IdentityRead:
     return participants.get_identity(
         uow=uow, principal=active.principal, participant_id=participant_id
     )
@@ -86,7 +87,7 @@ def get_identity(participant_id: int, active: IdentityReader, uow: UowDep) -> Id
 
 @router.put("/participants/{participant_id}/identity")
 def set_identity(
-    participant_id: int, body: IdentityUpdate, active: IdentityWriter, uow: UowDep
+    participant_id: Id, body: IdentityUpdate, active: IdentityWriter, uow: UowDep
 ) -> IdentityRead:
     saved = participants.set_identity(
         uow=uow, principal=active.principal, participant_id=participant_id, update=body

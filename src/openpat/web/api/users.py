@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from openpat.services import users
+from openpat.services.ids import Id
 from openpat.services.users import MembershipIn, UserCreate, UserRead
 from openpat.web.deps import PlatformDep, UowDep, UserManager
 
@@ -28,7 +29,7 @@ def create_user(
 
 
 @router.post("/{user_id}/memberships", status_code=201)
-def add_membership(user_id: int, body: MembershipIn, active: UserManager, uow: UowDep) -> UserRead:
+def add_membership(user_id: Id, body: MembershipIn, active: UserManager, uow: UowDep) -> UserRead:
     updated = users.add_membership(
         uow=uow, principal=active.principal, user_id=user_id, membership_in=body
     )

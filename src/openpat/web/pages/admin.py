@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from openpat.errors import FieldProblem, OpenPatError, PermissionDenied
 from openpat.security import Permission, Role
 from openpat.services import audit, studies, users
+from openpat.services.ids import MAX_ID, MAX_SEQ
 from openpat.services.users import MembershipIn, UserCreate
 from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
 from openpat.web.templating import render
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 def _int_or_none(value: str | None, field: str) -> int | None:
     if value is None or value.strip() == "":
         return None
-    if not value.strip().isdigit():
+    if not value.strip().isdecimal():
         from openpat.errors import InvalidInput
 
         raise InvalidInput.for_field(field, f"{value!r} is not a whole number")
@@ -35,7 +36,7 @@ def audit_page(
     uow: UowDep,
     participant: str | None = None,
     user: str | None = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
 ) -> Response:
     """The trail, newest first, filterable by participant (code or id) and user (name or id)."""
     principal = active.principal
@@ -43,15 +44,20 @@ def audit_page(
     participant_id = user_id = None
     if participant and participant.strip():
         text = participant.strip()
-        if text.isdigit():
+        if text.isdecimal():
             participant_id = int(text)
+            if participant_id > MAX_ID:
+                errors.append(FieldProblem("participant", f"no participant with id {text}"))
         else:
             participant_id = _participant_by_code(uow, principal, text)
             if participant_id is None:
                 errors.append(FieldProblem("participant", f"no participant with code {text!r}"))
     if user and user.strip():
         text = user.strip()
-        user_id = int(text) if text.isdigit() else users.find_user_id(uow=uow, username=text)
+        if text.isdecimal():
+            user_id = int(text) if int(text) <= MAX_ID else None
+        else:
+            user_id = users.find_user_id(uow=uow, username=text)
         if user_id is None:
             errors.append(FieldProblem("user", f"no user called {text!r}"))
     page = (

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from openpat.errors import FieldProblem, NotFound, OpenPatError, PermissionDenied
 from openpat.security import Permission
 from openpat.services import participants, studies
+from openpat.services.ids import MAX_ID, Id
 from openpat.services.participants import (
     IdentityIn,
     IdentityUpdate,
@@ -38,11 +39,11 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
 @router.get("/studies/{study_id}/participants")
 def participant_list(
     request: Request,
-    study_id: int,
+    study_id: Id,
     active: ParticipantReader,
     uow: UowDep,
     status: ParticipantStatus | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_ID // PAGE_SIZE)] = 1,
 ) -> Response:
     study = studies.get_study(uow=uow, principal=active.principal, study_id=study_id)
     result = participants.list_participants(
@@ -99,7 +100,7 @@ def _new_form(
 
 @router.get("/studies/{study_id}/participants/new")
 def participant_new(
-    request: Request, study_id: int, active: ParticipantWriter, uow: UowDep
+    request: Request, study_id: Id, active: ParticipantWriter, uow: UowDep
 ) -> Response:
     study = studies.get_study(uow=uow, principal=active.principal, study_id=study_id)
     can_identity = active.principal.can(Permission.IDENTITY_WRITE, study_id=study_id)
@@ -109,7 +110,7 @@ def participant_new(
 @router.post("/studies/{study_id}/participants/new")
 def participant_create(
     request: Request,
-    study_id: int,
+    study_id: Id,
     active: ParticipantWriter,
     uow: UowDep,
     site_id: Annotated[str, Form()] = "",
@@ -231,7 +232,7 @@ def _detail(
 
 @router.get("/participants/{participant_id}")
 def participant_detail(
-    request: Request, participant_id: int, active: ParticipantReader, uow: UowDep
+    request: Request, participant_id: Id, active: ParticipantReader, uow: UowDep
 ) -> Response:
     return _detail(request, participant_id, active, uow)
 
@@ -239,7 +240,7 @@ def participant_detail(
 @router.post("/participants/{participant_id}/status")
 def participant_status(
     request: Request,
-    participant_id: int,
+    participant_id: Id,
     active: ParticipantWriter,
     uow: UowDep,
     status: Annotated[str, Form()] = "",
@@ -285,7 +286,7 @@ def participant_status(
 @router.post("/participants/{participant_id}/identity")
 def participant_identity(
     request: Request,
-    participant_id: int,
+    participant_id: Id,
     active: IdentityWriter,
     uow: UowDep,
     full_name: Annotated[str, Form()] = "",

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from openpat.security import Permission
 from openpat.services import studies
+from openpat.services.ids import Id
 from openpat.web.deps import Account, StudyReader, UowDep
 from openpat.web.templating import render
 
@@ -28,7 +29,7 @@ def home(request: Request, active: Account, uow: UowDep) -> Response:
 
 
 @router.get("/studies/{study_id}")
-def dashboard(request: Request, study_id: int, active: StudyReader, uow: UowDep) -> Response:
+def dashboard(request: Request, study_id: Id, active: StudyReader, uow: UowDep) -> Response:
     board = studies.dashboard(uow=uow, principal=active.principal, study_id=study_id)
     peak = max((c.count for c in board.by_status), default=0) or 1
     return render(
