@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from openpat.cli.common import cli_actor, console, handles_errors, platform
+from openpat.demo import DEMO_SEED
 from openpat.services import demo
 
 app = typer.Typer(help="The synthetic demo study.", no_args_is_help=True)
@@ -14,7 +15,7 @@ app = typer.Typer(help="The synthetic demo study.", no_args_is_help=True)
 @app.command("load")
 @handles_errors
 def load(
-    seed: int = typer.Option(demo.DEMO_SEED, help="Seed for the synthetic participants."),
+    seed: int = typer.Option(DEMO_SEED, help="Seed for the synthetic participants."),
 ) -> None:
     """Load the demo study and one login per role (does nothing if it is already there)."""
     with platform() as plat, plat.uow(actor=cli_actor(), reason="demo study") as uow:

@@ -242,11 +242,10 @@ def _fill_study_ids(session: Session, rows: list[dict[str, Any]]) -> None:
     wanted = {r["participant_id"] for r in rows if r["study_id"] is None and r["participant_id"]}
     if not wanted:
         return
-    found = dict(
-        session.connection()
-        .execute(select(Participant.id, Participant.study_id).where(Participant.id.in_(wanted)))
-        .all()
+    result = session.connection().execute(
+        select(Participant.id, Participant.study_id).where(Participant.id.in_(wanted))
     )
+    found: dict[int, int] = {int(pid): int(study_id) for pid, study_id in result}
     for row in rows:
         if row["study_id"] is None and row["participant_id"] in found:
             row["study_id"] = found[row["participant_id"]]
