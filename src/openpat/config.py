@@ -80,6 +80,10 @@ class Settings(BaseSettings):
             ) from exc
 
 
+def _msg(text: str) -> str:
+    return text.removeprefix("Value error, ")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; a bad value becomes a ConfigurationError."""
     from pydantic import ValidationError
@@ -88,9 +92,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"OPENPAT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            f"OPENPAT_{'_'.join(str(p) for p in err['loc']).upper()}: {_msg(err['msg'])}"
             if err["loc"]
-            else err["msg"]
+            else _msg(err["msg"])
             for err in exc.errors()
         )
         raise ConfigurationError(f"invalid settings: {problems}") from None

@@ -589,13 +589,24 @@ def test_identity_values_are_masked_for_readers_without_identity_access(
 
 
 def test_concurrent_writers_leave_one_unbroken_chain(platform: Platform) -> None:
-    study_id, site_id = _setup_study(platform)
+    # Two studies, so the per-study numbering lock does not serialise the writers: only the
+    # audit trail's head (PostgreSQL) or the database write lock (SQLite) orders them.
+    study_a, site_id = _setup_study(platform)
+    with platform.uow(actor=Actor("test-setup")) as uow:
+        study_b = studies.create_study(
+            uow=uow,
+            study_in=StudyCreate(
+                code="AUDIT-2", title="Audit 2", substance="MDMA", condition="PTSD", phase="3"
+            ),
+            site_ids=[site_id],
+        ).id
+        uow.commit()
     start = _entry_count(platform)
     per_thread = 20
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def writer(name: str) -> None:
+    def writer(name: str, study_id: int) -> None:
         try:
             barrier.wait(timeout=10)
             for n in range(per_thread):
@@ -612,7 +623,10 @@ def test_concurrent_writers_leave_one_unbroken_chain(platform: Platform) -> None
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(f"writer-{i}",)) for i in range(2)]
+    threads = [
+        threading.Thread(target=writer, args=(f"writer-{i}", study))
+        for i, study in enumerate((study_a, study_b))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -624,20 +638,26 @@ def test_concurrent_writers_leave_one_unbroken_chain(platform: Platform) -> None
         result = verify_chain(s)
         assert result.ok, result.problem
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        codes = sorted(s.scalars(select(Participant.code)))
+        codes = {
+            study: sorted(s.scalars(select(Participant.code).where(Participant.study_id == study)))
+            for study in (study_a, study_b)
+        }
         head = s.get(AuditHead, 1)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert result.entries_checked == len(events)
     assert (head.seq, head.hash) == (events[-1].seq, events[-1].hash)
-    assert codes == [f"BER-{n:04d}" for n in range(1, 2 * per_thread + 1)]
+    expected_codes = [f"BER-{n:04d}" for n in range(1, per_thread + 1)]
+    assert codes == {study_a: expected_codes, study_b: expected_codes}
     # Per participant: 7 participant columns (no year of birth, no sex) + 2 identity columns.
     new = events[start:]
     assert len(new) == 2 * per_thread * 9
     # Each transaction's entries are one unbroken block of the chain, by one writer.
-    blocks: dict[int, list[int]] = {}
+    blocks: dict[int, list[AuditEvent]] = {}
     for e in new:
-        blocks.setdefault(e.participant_id, []).append(e.seq)
+        blocks.setdefault(e.participant_id, []).append(e)
     assert len(blocks) == 2 * per_thread
-    for seqs in blocks.values():
-        assert seqs == list(range(seqs[0], seqs[0] + 9))
+    for block in blocks.values():
+        first = block[0].seq
+        assert [e.seq for e in block] == list(range(first, first + 9))
+        assert len({e.actor for e in block}) == 1
     assert {e.actor for e in new} == {"writer-0", "writer-1"}

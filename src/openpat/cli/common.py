@@ -25,7 +25,7 @@ EXIT_CODES = {"invalid_input": 2, "not_found": 3, "conflict": 4, "rule_violation
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
