@@ -99,3 +99,10 @@ def test_dashboard_fits_a_tablet_without_sideways_scrolling(demo_server: str, pa
     assert overflow <= 0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-tablet.png"), full_page=True)
+
+
+def test_api_documentation_renders_offline(demo_server: str, page: Page) -> None:
+    log_in(page, demo_server, "coordinator")
+    page.goto(demo_server + "/api/docs")
+    expect(page.get_by_text("/api/v1/studies/{study_id}/participants").first).to_be_visible()
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)

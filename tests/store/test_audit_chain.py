@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Engine, create_engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from openpat.demo import DEMO_STUDY_CODE
@@ -558,7 +558,8 @@ def test_identity_values_are_masked_for_readers_without_identity_access(
         with plat.uow(actor=Actor(reader.username)) as uow:
             page = audit.list_events(uow=uow, principal=reader, participant_id=pid, limit=100)
         identity = [e for e in page.items if e.table_name == "participant_identities"]
-        assert {e.field for e in identity} == {"participant_id", "full_name", "date_of_birth", "email"}
+        fields = {"participant_id", "full_name", "date_of_birth", "email"}
+        assert {e.field for e in identity} == fields
         for e in identity:
             assert e.masked is True
             assert e.new_value == MASK
@@ -579,7 +580,9 @@ def test_identity_values_are_masked_for_readers_without_identity_access(
     with plat.uow(actor=Actor("reader")) as uow:
         assert audit.list_events(uow=uow, principal=other, participant_id=pid).items == []
         full = audit.list_events(uow=uow, principal=SYSTEM, participant_id=pid)
-    unmasked = {e.field: e.new_value for e in full.items if e.table_name == "participant_identities"}
+    unmasked = {
+        e.field: e.new_value for e in full.items if e.table_name == "participant_identities"
+    }
     assert not any(e.masked for e in full.items)
     assert unmasked["full_name"] == "Ada Quarrington"
     assert unmasked["email"] == "ada.quarrington@example.org"

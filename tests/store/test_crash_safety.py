@@ -10,6 +10,7 @@ parent then checks what is left: only whole, fully audited changes, and a chain 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import queue
@@ -321,7 +322,7 @@ def _assert_store_consistent(plat: Platform) -> dict[str, Any]:
                 assert inserted[key] == current[key], (p.id, key)
             status_trail = [e for e in trail if e.field == "status"]
             assert status_trail[-1].new_value == p.status, f"participant {p.id}: status drift"
-            for before, after in zip(status_trail, status_trail[1:], strict=False):
+            for before, after in itertools.pairwise(status_trail):
                 assert after.action == "update"
                 assert after.old_value == before.new_value
             # Every participant was created with an identity in the same transaction.
@@ -361,9 +362,7 @@ def test_kill_in_the_middle_of_a_transaction_leaves_nothing_behind(
     committed_entries = before["entries"]
     assert committed_entries > 0  # the study and site
 
-    child = Child(
-        _child_args(platform, database_url, study_id, site_id, "hold"), tmp_path / "err"
-    )
+    child = Child(_child_args(platform, database_url, study_id, site_id, "hold"), tmp_path / "err")
     try:
         line = child.next_line()
         assert line.startswith("FLUSHED "), line + child.stderr()
