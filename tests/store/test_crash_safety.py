@@ -220,6 +220,16 @@ def observer(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _child_backends(observer: Engine) -> int:
+    with observer.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": CHILD_APP_NAME},
+            ).scalar_one()
+        )
+
+
 def _wait_for_backend_gone(observer: Engine, backend: str) -> None:
     """On PostgreSQL, wait until the server has noticed the dead client and ended its
     backend (rolling back its transaction and releasing its locks)."""
@@ -227,12 +237,7 @@ def _wait_for_backend_gone(observer: Engine, backend: str) -> None:
         return
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        with observer.connect() as conn:
-            left = conn.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n"),
-                {"n": CHILD_APP_NAME},
-            ).scalar_one()
-        if left == 0:
+        if _child_backends(observer) == 0:
             return
         time.sleep(0.05)
     pytest.fail("the killed child's PostgreSQL backend is still there after 10 s")
@@ -379,6 +384,8 @@ def test_kill_in_the_middle_of_a_transaction_leaves_nothing_behind(
         with observer.connect() as conn:
             assert conn.scalar(select(func.count()).select_from(Participant)) == 0
             assert conn.scalar(select(func.max(AuditEvent.seq))) == committed_entries
+        if backend == "postgres":  # the server side of the open transaction, found by name
+            assert _child_backends(observer) == 1
         child.kill()
     finally:
         child.cleanup()
