@@ -15,6 +15,7 @@ from openpat.trial.pathway import ParticipantStatus
 
 DEMO_SEED = 20261123
 DEMO_STUDY_CODE = "DMT-MDD-DEMO"
+DEMO_SITE_TIMEZONE = "Europe/London"
 
 # (username, display name, role); password is "demo-<username>" (demo data only).
 DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
@@ -201,7 +202,7 @@ def build_demo_study(*, rng: np.random.Generator, today: dt.date) -> DemoStudy:
         phase="2",
         site_code="RCR",
         site_name="Riverside Clinical Research Unit",
-        site_timezone="Europe/London",
+        site_timezone=DEMO_SITE_TIMEZONE,
         site_country="GB",
         participants=tuple(participants),
     )

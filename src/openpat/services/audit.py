@@ -6,8 +6,9 @@ import datetime as dt
 
 from pydantic import BaseModel
 
-from openpat.errors import PermissionDenied
+from openpat.errors import FieldProblem, PermissionDenied
 from openpat.security import Permission, Principal
+from openpat.services.ids import MAX_ID
 from openpat.store.audit import VerifyResult
 from openpat.store.uow import UnitOfWork
 
@@ -112,3 +113,37 @@ def verify(*, uow: UnitOfWork, principal: Principal) -> AuditVerifyRead:
     if not principal.has(Permission.AUDIT_READ):
         raise PermissionDenied("verifying the audit trail needs the administrator or monitor role")
     return _verify_read(uow.audit.verify())
+
+
+def resolve_filter(
+    *, uow: UnitOfWork, principal: Principal, participant: str | None, user: str | None
+) -> tuple[int | None, int | None, list[FieldProblem]]:
+    """Read the audit page's filters as people type them: a participant by code (RCR-0001)
+    or id, a user by username or id. Returns (participant_id, user_id, problems)."""
+    problems: list[FieldProblem] = []
+    participant_id = user_id = None
+    text = (participant or "").strip()
+    if text:
+        if text.isdecimal():
+            participant_id = int(text) if int(text) <= MAX_ID else None
+        else:
+            ids = principal.study_ids(Permission.AUDIT_READ)
+            for study in uow.studies.list(ids):
+                found = uow.participants.get_by_code(study.id, text.upper())
+                if found is not None:
+                    participant_id = found.id
+                    break
+        if participant_id is None:
+            what = f"with id {text}" if text.isdecimal() else f"with code {text!r}"
+            problems.append(FieldProblem("participant", f"no participant {what}"))
+    text = (user or "").strip()
+    if text:
+        if text.isdecimal():
+            user_id = int(text) if int(text) <= MAX_ID else None
+        else:
+            found_user = uow.users.get_by_username(text)
+            user_id = found_user.id if found_user else None
+        if user_id is None:
+            what = f"with id {text}" if text.isdecimal() else f"called {text!r}"
+            problems.append(FieldProblem("user", f"no user {what}"))
+    return participant_id, user_id, problems

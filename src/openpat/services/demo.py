@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 from argon2 import PasswordHasher
 
-from openpat.demo import DEMO_ACCOUNTS, DEMO_SEED, DEMO_STUDY_CODE, build_demo_study, demo_password
+from openpat.demo import (
+    DEMO_ACCOUNTS,
+    DEMO_SEED,
+    DEMO_SITE_TIMEZONE,
+    DEMO_STUDY_CODE,
+    build_demo_study,
+    demo_password,
+)
 from openpat.errors import RuleViolation
 from openpat.security import Principal, Role
 from openpat.services import participants, studies, users
@@ -42,8 +49,7 @@ def load_demo(
         total = uow.participants.count(study_id=existing.id, site_ids=None)
         return DemoLoadResult(False, existing.id, total, _logins())
 
-    spec = build_demo_study(rng=rng, today=today_at_site("Europe/London", uow.now()))
-    assert spec.site_timezone == "Europe/London"
+    spec = build_demo_study(rng=rng, today=today_at_site(DEMO_SITE_TIMEZONE, uow.now()))
     site = uow.sites.get_by_code(spec.site_code)
     site_id = (
         site.id

@@ -6,6 +6,7 @@ Every route declares what it needs with exactly one of :class:`Require` (a permi
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import Iterator
 from typing import Annotated
@@ -35,8 +36,6 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def policy_of(platform: Platform) -> auth.LoginPolicy:
-    import datetime as dt
-
     s = platform.settings
     return auth.LoginPolicy(
         max_failures=s.login_max_failures,

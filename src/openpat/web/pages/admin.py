@@ -8,10 +8,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, OpenPatError, PermissionDenied
+from openpat.errors import FieldProblem, InvalidInput, OpenPatError, PermissionDenied
 from openpat.security import Permission, Role
 from openpat.services import audit, studies, users
-from openpat.services.ids import MAX_ID, MAX_SEQ
+from openpat.services.ids import MAX_SEQ
 from openpat.services.users import MembershipIn, UserCreate
 from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
 from openpat.web.templating import render
@@ -23,8 +23,6 @@ def _int_or_none(value: str | None, field: str) -> int | None:
     if value is None or value.strip() == "":
         return None
     if not value.strip().isdecimal():
-        from openpat.errors import InvalidInput
-
         raise InvalidInput.for_field(field, f"{value!r} is not a whole number")
     return int(value)
 
@@ -40,26 +38,9 @@ def audit_page(
 ) -> Response:
     """The trail, newest first, filterable by participant (code or id) and user (name or id)."""
     principal = active.principal
-    errors: list[FieldProblem] = []
-    participant_id = user_id = None
-    if participant and participant.strip():
-        text = participant.strip()
-        if text.isdecimal():
-            participant_id = int(text)
-            if participant_id > MAX_ID:
-                errors.append(FieldProblem("participant", f"no participant with id {text}"))
-        else:
-            participant_id = _participant_by_code(uow, principal, text)
-            if participant_id is None:
-                errors.append(FieldProblem("participant", f"no participant with code {text!r}"))
-    if user and user.strip():
-        text = user.strip()
-        if text.isdecimal():
-            user_id = int(text) if int(text) <= MAX_ID else None
-        else:
-            user_id = users.find_user_id(uow=uow, username=text)
-        if user_id is None:
-            errors.append(FieldProblem("user", f"no user called {text!r}"))
+    participant_id, user_id, errors = audit.resolve_filter(
+        uow=uow, principal=principal, participant=participant, user=user
+    )
     page = (
         audit.list_events(
             uow=uow,
@@ -87,17 +68,6 @@ def audit_page(
         },
         status_code=422 if errors else 200,
     )
-
-
-def _participant_by_code(uow: UowDep, principal: object, code: str) -> int | None:
-    from openpat.security import Principal
-
-    assert isinstance(principal, Principal)
-    for study in studies.list_studies(uow=uow, principal=principal):
-        found = uow.participants.get_by_code(study.id, code.upper())
-        if found is not None:
-            return found.id
-    return None
 
 
 @router.post("/audit/verify")
