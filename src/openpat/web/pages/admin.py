@@ -8,12 +8,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, InvalidInput, OpenPatError, PermissionDenied
+from openpat.errors import FieldProblem, InvalidInput, OpenPatError
 from openpat.security import Permission, Role
 from openpat.services import audit, studies, users
 from openpat.services.ids import MAX_SEQ
 from openpat.services.users import MembershipIn, UserCreate
 from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
+from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -166,21 +167,10 @@ def users_create(
             uow=uow, principal=active.principal, user_in=body, hasher=platform.hasher
         )
         uow.commit()
-    except ValidationError as exc:
+    except (ValidationError, OpenPatError) as exc:
         uow.rollback()
-        errors = [
-            FieldProblem(
-                ".".join(str(p) for p in e["loc"]) or "form", e["msg"].removeprefix("Value error, ")
-            )
-            for e in exc.errors()
-        ]
-        return _users_page(request, active, uow, errors=errors, values=values, status_code=422)
-    except OpenPatError as exc:
-        if isinstance(exc, PermissionDenied):
-            raise
-        uow.rollback()
-        errors = exc.fields or [FieldProblem("form", exc.message)]
+        errors, status_code = form_problems(exc, "form")
         return _users_page(
-            request, active, uow, errors=errors, values=values, status_code=exc.status_code
+            request, active, uow, errors=errors, values=values, status_code=status_code
         )
     return RedirectResponse(f"/admin/users?saved={created.username}", status_code=303)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, NotFound, OpenPatError, PermissionDenied
+from openpat.errors import FieldProblem, NotFound, OpenPatError
 from openpat.security import Permission
 from openpat.services import participants, studies
 from openpat.services.ids import MAX_ID, Id
@@ -21,19 +21,11 @@ from openpat.services.participants import (
 )
 from openpat.trial.pathway import ALLOWED_TRANSITIONS, PATHWAY_ORDER, ParticipantStatus
 from openpat.web.deps import IdentityWriter, ParticipantReader, ParticipantWriter, UowDep
+from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-
-
-def _problems(exc: ValidationError, prefix: str = "") -> list[FieldProblem]:
-    return [
-        FieldProblem(
-            prefix + ".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, ")
-        )
-        for e in exc.errors()
-    ]
 
 
 @router.get("/studies/{study_id}/participants")
@@ -156,26 +148,16 @@ def participant_create(
             uow=uow, principal=active.principal, study_id=study_id, participant_in=body
         )
         uow.commit()
-    except ValidationError as exc:
-        return _new_form(
-            request,
-            study,
-            errors=_problems(exc),
-            values=values,
-            can_identity=can_identity,
-            status_code=422,
-        )
-    except OpenPatError as exc:
-        if isinstance(exc, (NotFound, PermissionDenied)):
-            raise
-        errors = exc.fields or [FieldProblem("form", exc.message)]
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "form")
         return _new_form(
             request,
             study,
             errors=errors,
             values=values,
             can_identity=can_identity,
-            status_code=exc.status_code,
+            status_code=status_code,
         )
     return RedirectResponse(f"/participants/{created.id}?saved=registered", status_code=303)
 
@@ -255,22 +237,9 @@ def participant_status(
             uow=uow, principal=active.principal, participant_id=participant_id, change=change
         )
         uow.commit()
-    except ValidationError as exc:
+    except (ValidationError, OpenPatError) as exc:
         uow.rollback()
-        return _detail(
-            request,
-            participant_id,
-            active,
-            uow,
-            errors=_problems(exc),
-            form="status",
-            status_code=422,
-        )
-    except OpenPatError as exc:
-        if isinstance(exc, (NotFound, PermissionDenied)):
-            raise
-        uow.rollback()
-        errors = exc.fields or [FieldProblem("status", exc.message)]
+        errors, status_code = form_problems(exc, "status")
         return _detail(
             request,
             participant_id,
@@ -278,7 +247,7 @@ def participant_status(
             uow,
             errors=errors,
             form="status",
-            status_code=exc.status_code,
+            status_code=status_code,
         )
     return RedirectResponse(f"/participants/{participant_id}?saved=status", status_code=303)
 
@@ -313,22 +282,9 @@ def participant_identity(
             uow=uow, principal=active.principal, participant_id=participant_id, update=update
         )
         uow.commit()
-    except ValidationError as exc:
+    except (ValidationError, OpenPatError) as exc:
         uow.rollback()
-        return _detail(
-            request,
-            participant_id,
-            active,
-            uow,
-            errors=_problems(exc),
-            form="identity",
-            status_code=422,
-        )
-    except OpenPatError as exc:
-        if isinstance(exc, (NotFound, PermissionDenied)):
-            raise
-        uow.rollback()
-        errors = exc.fields or [FieldProblem("identity", exc.message)]
+        errors, status_code = form_problems(exc, "identity")
         return _detail(
             request,
             participant_id,
@@ -336,6 +292,6 @@ def participant_identity(
             uow,
             errors=errors,
             form="identity",
-            status_code=exc.status_code,
+            status_code=status_code,
         )
     return RedirectResponse(f"/participants/{participant_id}?saved=identity", status_code=303)

@@ -1,0 +1,28 @@
+"""Turning a failed form submission into messages shown beside the form."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from openpat.errors import FieldProblem, NotAuthenticated, NotFound, OpenPatError, PermissionDenied
+
+
+def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem], int]:
+    """The field problems and status code for re-rendering a form after ``exc``.
+
+    Errors that are not about the input (not found, not allowed) are re-raised, so they get
+    their own error page.
+    """
+    if isinstance(exc, ValidationError):
+        return [
+            FieldProblem(
+                ".".join(str(p) for p in e["loc"]) or default_field,
+                e["msg"].removeprefix("Value error, "),
+            )
+            for e in exc.errors()
+        ], 422
+    if isinstance(exc, OpenPatError) and not isinstance(
+        exc, NotFound | PermissionDenied | NotAuthenticated
+    ):
+        return exc.fields or [FieldProblem(default_field, exc.message)], exc.status_code
+    raise exc
