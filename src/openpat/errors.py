@@ -7,7 +7,9 @@ A contraindication found by screening is a result, not an error.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,20 @@ class FieldProblem:
 
     field: str
     message: str
+
+
+def field_problems(errors: Iterable[Mapping[str, Any]]) -> list[FieldProblem]:
+    """Pydantic's ``errors()`` as field problems: ``identity.date_of_birth``,
+    ``memberships[0].role``; pydantic's "Value error, " prefix dropped."""
+    problems = []
+    for err in errors:
+        name = ""
+        for part in err.get("loc", ()):
+            text = str(part)
+            name += f"[{text}]" if isinstance(part, int) else (f".{text}" if name else text)
+        message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+        problems.append(FieldProblem(name, message))
+    return problems
 
 
 class OpenPatError(Exception):

@@ -6,7 +6,7 @@ import typer
 
 from openpat import __version__
 from openpat.cli import audit, db, demo, users
-from openpat.cli.common import console, handles_errors
+from openpat.cli.common import console, handles_errors, platform
 
 app = typer.Typer(
     name="openpat",
@@ -44,7 +44,6 @@ def serve(
     """Serve the web app (pages and JSON API)."""
     import uvicorn
 
-    from openpat.cli.common import platform
     from openpat.web.app import create_app
 
     with platform() as plat:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from openpat.cli.common import cli_actor, console, fail, handles_errors, platform
+from openpat.errors import field_problems
 from openpat.security import Principal
 from openpat.security.permissions import parse_role
 from openpat.services import users
@@ -42,8 +44,6 @@ def add(
     except ValueError as exc:
         fail(f"--role: {exc}", 2)
         return
-    from pydantic import ValidationError
-
     try:
         body = UserCreate(
             username=username,
@@ -57,9 +57,7 @@ def add(
             ],
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{p.field}: {p.message}" for p in field_problems(exc.errors()))
         fail(problems, 2)
         return
     with platform() as plat, plat.uow(actor=cli_actor(), reason="user added") as uow:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from openpat.errors import FieldProblem, PermissionDenied
 from openpat.security import Permission, Principal
-from openpat.services.ids import MAX_ID
+from openpat.services.ids import parse_id
 from openpat.store.audit import VerifyResult
 from openpat.store.uow import UnitOfWork
 
@@ -125,7 +125,7 @@ def resolve_filter(
     text = (participant or "").strip()
     if text:
         if text.isdecimal():
-            participant_id = int(text) if int(text) <= MAX_ID else None
+            participant_id = parse_id(text)
         else:
             ids = principal.study_ids(Permission.AUDIT_READ)
             for study in uow.studies.list(ids):
@@ -139,7 +139,7 @@ def resolve_filter(
     text = (user or "").strip()
     if text:
         if text.isdecimal():
-            user_id = int(text) if int(text) <= MAX_ID else None
+            user_id = parse_id(text)
         else:
             found_user = uow.users.get_by_username(text)
             user_id = found_user.id if found_user else None

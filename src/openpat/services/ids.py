@@ -20,3 +20,12 @@ Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
 
 Seq = Annotated[int, Interval(ge=1, le=MAX_SEQ)]
 """The sequence number of an audit event."""
+
+
+def parse_id(text: str) -> int | None:
+    """An id typed by a person, or None if the text is not one a record could have."""
+    text = text.strip()
+    if not text.isdecimal():  # isdecimal: "²" passes isdigit but int() refuses it
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import get_history
 
 from openpat.errors import ConfigurationError, RuleViolation
-from openpat.store.models import AuditEvent, AuditHead, Base
+from openpat.store.models import AuditEvent, AuditHead, Base, Participant
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[changed]"
@@ -237,8 +237,6 @@ def _after_flush(session: Session, _context: Any) -> None:
 def _fill_study_ids(session: Session, rows: list[dict[str, Any]]) -> None:
     """Rows about a participant's satellite records (identity, ...) get the participant's
     study, so study-scoped readers (monitors) see them."""
-    from openpat.store.models import Participant
-
     wanted = {r["participant_id"] for r in rows if r["study_id"] is None and r["participant_id"]}
     if not wanted:
         return

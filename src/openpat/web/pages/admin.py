@@ -25,6 +25,7 @@ def _int_or_none(value: str | None, field: str) -> int | None:
         return None
     if not value.strip().isdecimal():
         raise InvalidInput.for_field(field, f"{value!r} is not a whole number")
+    # The range is checked by the schema, which names the limit.
     return int(value)
 
 

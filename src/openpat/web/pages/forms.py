@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, NotAuthenticated, NotFound, OpenPatError, PermissionDenied
+from openpat.errors import (
+    FieldProblem,
+    NotAuthenticated,
+    NotFound,
+    OpenPatError,
+    PermissionDenied,
+    field_problems,
+)
 
 
 def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem], int]:
@@ -14,13 +21,8 @@ def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem
     their own error page.
     """
     if isinstance(exc, ValidationError):
-        return [
-            FieldProblem(
-                ".".join(str(p) for p in e["loc"]) or default_field,
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in exc.errors()
-        ], 422
+        problems = field_problems(exc.errors())
+        return [FieldProblem(p.field or default_field, p.message) for p in problems], 422
     if isinstance(exc, OpenPatError) and not isinstance(
         exc, NotFound | PermissionDenied | NotAuthenticated
     ):

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from openpat.errors import FieldProblem, NotFound, OpenPatError
 from openpat.security import Permission
 from openpat.services import participants, studies
+from openpat.services.auth import ActiveSession
 from openpat.services.ids import MAX_ID, Id
 from openpat.services.participants import (
     IdentityIn,
@@ -19,6 +20,8 @@ from openpat.services.participants import (
     ParticipantCreate,
     StatusChange,
 )
+from openpat.services.runtime import UnitOfWork
+from openpat.services.studies import today_at_site
 from openpat.trial.pathway import ALLOWED_TRANSITIONS, PATHWAY_ORDER, ParticipantStatus
 from openpat.web.deps import IdentityWriter, ParticipantReader, ParticipantWriter, UowDep
 from openpat.web.pages.forms import form_problems
@@ -165,8 +168,8 @@ def participant_create(
 def _detail(
     request: Request,
     participant_id: int,
-    active: Any,
-    uow: Any,
+    active: ActiveSession,
+    uow: UnitOfWork,
     *,
     errors: list[FieldProblem] | None = None,
     form: str | None = None,
@@ -175,6 +178,7 @@ def _detail(
     principal = active.principal
     p = participants.get_participant(uow=uow, principal=principal, participant_id=participant_id)
     study = studies.get_study(uow=uow, principal=principal, study_id=p.study_id)
+    site_timezone = next(s.timezone for s in study.sites if s.id == p.site_id)
     can_identity = principal.can(Permission.IDENTITY_READ, study_id=p.study_id, site_id=p.site_id)
     identity = None
     if can_identity:
@@ -202,7 +206,9 @@ def _detail(
             ),
             "can_audit": principal.has(Permission.AUDIT_READ),
             "next_statuses": sorted(ALLOWED_TRANSITIONS[p.status], key=PATHWAY_ORDER.index),
-            "today": dt.date.today().isoformat(),
+            # The default date is today where the participant's site is (the service checks
+            # dates against the same day).
+            "today": today_at_site(site_timezone, dt.datetime.now(dt.UTC)).isoformat(),
             "errors": errors or [],
             "error_form": form,
             "saved": request.query_params.get("saved"),
