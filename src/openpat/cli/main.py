@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openpat import __version__
-from openpat.cli import audit, db, demo, users
+from openpat.cli import audit, db, demo, knowledge, users
 from openpat.cli.common import console, handles_errors, platform
 
 app = typer.Typer(
@@ -18,6 +18,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(knowledge.substances_app, name="substances")
+app.add_typer(knowledge.meds_app, name="meds")
+app.add_typer(knowledge.references_app, name="references")
+app.add_typer(knowledge.knowledge_app, name="knowledge")
 
 
 def _version(value: bool) -> None:

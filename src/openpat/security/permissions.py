@@ -48,9 +48,15 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     USER_MANAGE = "user.manage"
     SELF_SERVICE = "self.service"  # a participant's own pages
+    KNOWLEDGE_READ = "knowledge.read"  # the cited knowledge base (reference data, no PHI)
 
 
-_STAFF = {Permission.ACCOUNT, Permission.API_DOCS, Permission.STUDY_READ}
+_STAFF = {
+    Permission.ACCOUNT,
+    Permission.API_DOCS,
+    Permission.STUDY_READ,
+    Permission.KNOWLEDGE_READ,
+}
 
 # Least privilege. Administrators run the platform but do not see participants' records or
 # identities; monitors read everything clinical but change nothing and see no identities;

@@ -17,6 +17,7 @@ from openpat.config import Settings, load_settings
 from openpat.services.runtime import Platform
 from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
+from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import participants as participants_api
 from openpat.web.api import studies as studies_api
 from openpat.web.api import system
@@ -24,6 +25,7 @@ from openpat.web.api import users as users_api
 from openpat.web.errors import install_error_handlers
 from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
+from openpat.web.pages import knowledge as knowledge_pages
 from openpat.web.pages import participants as participant_pages
 from openpat.web.pages import studies as study_pages
 
@@ -79,8 +81,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(system.router)
-    for api in (auth_api, studies_api, participants_api, audit_api, users_api):
+    for api in (auth_api, studies_api, participants_api, audit_api, users_api, knowledge_api):
         app.include_router(api.router, prefix="/api/v1")
-    for pages in (auth_pages, study_pages, participant_pages, admin, me):
+    for pages in (auth_pages, study_pages, participant_pages, knowledge_pages, admin, me):
         app.include_router(pages.router)
     return app

@@ -129,6 +129,7 @@ IdentityReader = Annotated[auth.ActiveSession, Depends(Require(Permission.IDENTI
 IdentityWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.IDENTITY_WRITE))]
 AuditReader = Annotated[auth.ActiveSession, Depends(Require(Permission.AUDIT_READ))]
 UserManager = Annotated[auth.ActiveSession, Depends(Require(Permission.USER_MANAGE))]
+KnowledgeReader = Annotated[auth.ActiveSession, Depends(Require(Permission.KNOWLEDGE_READ))]
 SelfService = Annotated[auth.ActiveSession, Depends(Require(Permission.SELF_SERVICE))]
 
 

@@ -35,7 +35,9 @@ def navigation(active: ActiveSession | None, study_id: int | None) -> list[NavIt
         items.append(NavItem("My participation", "/me", "me"))
     if p.has(Permission.STUDY_READ):
         items.append(NavItem("Dashboard", f"/studies/{study_id}" if study_id else "/", "dashboard"))
-        items.append(NavItem("Knowledge", None, "knowledge"))
+    if p.has(Permission.KNOWLEDGE_READ):
+        items.append(NavItem("Knowledge", "/knowledge", "knowledge"))
+    if p.has(Permission.STUDY_READ):
         items.append(NavItem("Screening", None, "screening"))
     if p.has(Permission.PARTICIPANT_READ) and study_id:
         items.append(NavItem("Participants", f"/studies/{study_id}/participants", "participants"))

@@ -1,0 +1,811 @@
+"""Pydantic schemas of the knowledge-base files under ``knowledge/data/``.
+
+Every model is frozen and forbids unknown fields, so a typo in a data file is an error, not a
+silently ignored key. A model that states a clinical fact inherits :class:`Cited`: it must
+name at least one reference id (``refs``) and may grade its ``evidence``. The loader
+(``openpat.knowledge.loader``) checks that every cited id exists in ``references.yaml``.
+
+Quantities carry their unit explicitly (``{low: 2, high: 5, unit: min}``); the known units
+are listed in :data:`UNITS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+# --- vocabularies -------------------------------------------------------------------------
+
+
+class Evidence(StrEnum):
+    """How strong the support for a fact is (issue 3's grading)."""
+
+    RCT = "rct"
+    META_ANALYSIS = "meta-analysis"
+    COHORT = "cohort"
+    CASE_REPORT = "case-report"
+    PK_STUDY = "pk-study"
+    LABEL = "label"
+    GUIDELINE = "guideline"
+    EXPERT = "expert"
+    UNVERIFIED = "unverified"
+
+
+class Severity(StrEnum):
+    """Interaction severity, most to least serious."""
+
+    CONTRAINDICATED = "contraindicated"
+    MAJOR = "major"
+    MODERATE = "moderate"
+    MINOR = "minor"
+    REDUCED_EFFECT = "reduced-effect"
+
+
+SEVERITY_ORDER: dict[Severity, int] = {
+    Severity.CONTRAINDICATED: 0,
+    Severity.MAJOR: 1,
+    Severity.MODERATE: 2,
+    Severity.REDUCED_EFFECT: 3,
+    Severity.MINOR: 4,
+}
+
+
+class Route(StrEnum):
+    ORAL = "oral"
+    INTRAVENOUS = "intravenous"
+    INTRAMUSCULAR = "intramuscular"
+    INHALED = "inhaled"
+    INTRANASAL = "intranasal"
+    SUBLINGUAL = "sublingual"
+    INSUFFLATED = "insufflated"
+    SUBCUTANEOUS = "subcutaneous"
+    TRANSDERMAL = "transdermal"
+
+
+class SourceKind(StrEnum):
+    """Where a duration or dose figure comes from; shown beside the figure."""
+
+    CONTROLLED_STUDY = "controlled-study"
+    REVIEW = "review"
+    LABEL = "label"
+    NATURALISTIC = "naturalistic"  # user reports, community wikis
+    POPULAR_CLAIM = "popular-claim"  # press, charts, widely repeated statements
+
+
+class ReferenceKind(StrEnum):
+    ARTICLE = "article"
+    BOOK = "book"
+    LABEL = "label"  # product labelling (USPI, SmPC, product monograph)
+    REGISTRY = "registry"  # ClinicalTrials.gov, EudraCT
+    REGULATOR = "regulator"  # a regulator's or government page
+    WEB = "web"  # any other web page
+    DATASET = "dataset"
+
+
+class Action(StrEnum):
+    """What the safety engine does when an interaction rule fires."""
+
+    EXCLUDE = "exclude"
+    WASHOUT = "washout"
+    MONITOR = "monitor"
+    INFORM = "inform"
+    CONTINUE = "continue"
+
+
+#: Units a quantity may carry; the value is the dimension used to compare ranges.
+UNITS: dict[str, str] = {
+    "s": "time",
+    "min": "time",
+    "h": "time",
+    "d": "time",
+    "wk": "time",
+    "mg": "mass",
+    "µg": "mass",
+    "g": "mass",
+    "mg/kg": "mass-per-weight",
+    "µg/kg": "mass-per-weight",
+    "mg/70kg": "mass-per-weight",
+    "mL/kg": "volume-per-weight",
+    "mg/min": "rate",
+    "mg/h": "rate",
+    "µg/kg/min": "rate",
+    "mg/kg/h": "rate",
+    "ng/mL": "concentration",
+    "pg/mL": "concentration",
+    "nM": "concentration",
+    "L": "volume",
+    "mL": "volume",
+    "L/min": "clearance",
+    "L/h": "clearance",
+    "1/min": "rate-constant",
+    "1/h": "rate-constant",
+    "%": "fraction",
+    "ratio": "dimensionless",
+    "score": "dimensionless",
+    "mmHg": "pressure",
+    "bpm": "frequency",
+    "ms": "duration-ecg",
+}
+
+#: Time units in hours, for comparing and sorting durations.
+HOURS_PER_UNIT: dict[str, float] = {"s": 1 / 3600, "min": 1 / 60, "h": 1.0, "d": 24.0, "wk": 168.0}
+
+_ID_RE = r"^[a-z0-9][a-z0-9.+-]*[a-z0-9]$|^[a-z0-9]$"
+Id = Annotated[str, StringConstraints(pattern=_ID_RE, max_length=80)]
+RefId = Annotated[str, StringConstraints(pattern=_ID_RE, max_length=80)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+_ATC_RE = re.compile(r"^[A-Z][0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?$")
+_DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
+
+
+def _check_unit(unit: str) -> str:
+    if unit not in UNITS:
+        known = ", ".join(UNITS)
+        raise ValueError(f"unknown unit {unit!r}; use one of: {known}")
+    return unit
+
+
+Unit = Annotated[str, AfterValidator(_check_unit)]
+
+
+def _check_atc(code: str) -> str:
+    if not _ATC_RE.match(code):
+        raise ValueError(
+            f"{code!r} is not an ATC code; expected a letter, two digits and up to two letters"
+            " and two digits, e.g. N06AB06"
+        )
+    return code
+
+
+AtcCode = Annotated[str, AfterValidator(_check_atc)]
+
+
+class Model(BaseModel):
+    """Base of every knowledge model: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Cited(Model):
+    """A statement of fact: it must cite at least one reference id."""
+
+    refs: list[RefId] = Field(min_length=1, description="reference ids from references.yaml")
+    evidence: Evidence | None = None
+    note: Text | None = None
+
+    @field_validator("refs")
+    @classmethod
+    def _unique_refs(cls, refs: list[str]) -> list[str]:
+        if len(set(refs)) != len(refs):
+            raise ValueError("lists the same reference twice")
+        return refs
+
+
+# --- quantities ---------------------------------------------------------------------------
+
+
+class Range(Model):
+    """A range ``low``–``high`` in one unit; a single figure has ``low == high``."""
+
+    low: float
+    high: float
+    unit: Unit
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_value(cls, data: object) -> object:
+        if isinstance(data, dict) and "value" in data:
+            data = dict(data)
+            value = data.pop("value")
+            data.setdefault("low", value)
+            data.setdefault("high", value)
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is greater than high ({self.high:g})")
+        return self
+
+    def in_hours(self) -> tuple[float, float]:
+        """(low, high) in hours; only for time units."""
+        factor = HOURS_PER_UNIT.get(self.unit)
+        if factor is None:
+            raise ValueError(f"{self.unit} is not a time unit")
+        return self.low * factor, self.high * factor
+
+    def text(self) -> str:
+        if self.low == self.high:
+            return f"{self.low:g} {self.unit}"
+        return f"{self.low:g}–{self.high:g} {self.unit}"
+
+
+class Disagreement(Model):
+    """Sources that disagree on one point; every position is cited and none is picked."""
+
+    topic: ShortText
+    positions: list[Position] = Field(min_length=2)
+
+
+class Position(Cited):
+    statement: Text
+    source_kind: SourceKind | None = None
+
+
+# --- references ---------------------------------------------------------------------------
+
+
+class Reference(Model):
+    """One entry of the bibliography. It resolves through its DOI, PMID or URL."""
+
+    id: RefId
+    kind: ReferenceKind
+    authors: list[ShortText] = Field(default_factory=list)
+    organisation: ShortText | None = None
+    year: int = Field(ge=1900, le=2100)
+    title: Text
+    journal: ShortText | None = None
+    publisher: ShortText | None = None
+    volume: ShortText | None = None
+    pages: ShortText | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+    accessed: dt.date | None = None
+    note: Text | None = None
+
+    @field_validator("doi")
+    @classmethod
+    def _doi(cls, doi: str | None) -> str | None:
+        if doi is not None and not _DOI_RE.match(doi):
+            raise ValueError(f"{doi!r} is not a DOI; expected 10.<registrant>/<suffix>")
+        return doi
+
+    @field_validator("pmid")
+    @classmethod
+    def _pmid(cls, pmid: str | int | None) -> str | None:
+        if pmid is None:
+            return None
+        text = str(pmid)
+        if not text.isdigit() or len(text) > 9:
+            raise ValueError(f"{pmid!r} is not a PubMed id; expected up to 9 digits")
+        return text
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://\S+$", url):
+            raise ValueError(f"{url!r} is not a web address; expected http(s)://...")
+        return url
+
+    @model_validator(mode="after")
+    def _resolvable(self) -> Reference:
+        if not (self.doi or self.pmid or self.url):
+            raise ValueError("a reference needs a doi, a pmid or a url so that it resolves")
+        if not self.authors and not self.organisation:
+            raise ValueError("a reference needs authors or an organisation")
+        if not (self.journal or self.publisher or self.organisation):
+            raise ValueError("a reference needs a journal, a publisher or an organisation")
+        if self.url and not (self.doi or self.pmid) and self.accessed is None:
+            raise ValueError("a web reference (url without doi or pmid) needs an accessed date")
+        return self
+
+    @property
+    def link(self) -> str:
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        if self.pmid:
+            return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+        assert self.url is not None  # guaranteed by _resolvable
+        return self.url
+
+    def short(self) -> str:
+        """``Mitchell et al. 2021``, ``Bonson & Murphy 1996``, ``FDA 2024``."""
+        people = [a for a in self.authors if a.rstrip(".").lower() != "et al"]
+        truncated = len(people) != len(self.authors)
+        if not people:
+            return f"{self.organisation} {self.year}"
+        first = people[0].split(" ")[0]
+        if len(people) == 2 and not truncated:
+            return f"{first} & {people[1].split(' ')[0]} {self.year}"
+        if len(people) >= 2 or truncated:
+            return f"{first} et al. {self.year}"
+        return f"{first} {self.year}"
+
+
+# --- vocabulary of classes and groups ------------------------------------------------------
+
+
+class MedicationClass(Model):
+    """A class that medications belong to and interaction rules name."""
+
+    id: Id
+    label: ShortText
+    description: Text | None = None
+    parents: list[Id] = Field(default_factory=list)
+
+
+class SubstanceGroup(Model):
+    id: Id
+    label: ShortText
+    description: Text | None = None
+
+
+# --- substances ---------------------------------------------------------------------------
+
+
+class Target(Cited):
+    receptor: ShortText
+    action: Literal[
+        "agonist",
+        "partial-agonist",
+        "antagonist",
+        "releaser",
+        "reuptake-inhibitor",
+        "enzyme-inhibitor",
+        "channel-blocker",
+        "modulator",
+        "substrate",
+    ]
+    primary: bool = False
+    affinity: ShortText | None = None
+
+
+class Mechanism(Model):
+    summary: Text
+    targets: list[Target] = Field(min_length=1)
+
+
+class Duration(Cited):
+    """Onset, peak and total duration for one route from one kind of source."""
+
+    source_kind: SourceKind
+    onset: Range | None = None
+    peak: Range | None = None
+    total: Range | None = None
+    dose: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Duration:
+        if self.onset is None and self.peak is None and self.total is None:
+            raise ValueError("a duration needs at least one of onset, peak or total")
+        for name in ("onset", "peak", "total"):
+            value = getattr(self, name)
+            if value is not None and value.unit not in HOURS_PER_UNIT:
+                raise ValueError(f"{name} must be in a time unit (s, min, h, d, wk)")
+        return self
+
+
+SaltForm = Literal[
+    "base",
+    "fumarate",
+    "hemifumarate",
+    "hydrochloride",
+    "tartrate",
+    "phosphate-ester",  # psilocybin is itself the prodrug; doses are of psilocybin
+    "brew",  # ayahuasca: doses of brew or of contained alkaloids
+    "racemate-hydrochloride",
+]
+
+
+class Dose(Cited):
+    label: ShortText
+    amount: Range
+    salt_form: SaltForm
+    context: ShortText | None = None
+    source_kind: SourceKind = SourceKind.CONTROLLED_STUDY
+
+
+class PkParameter(Model):
+    name: ShortText
+    value: float
+    unit: Unit | None = None
+    description: ShortText | None = None
+    ci95: tuple[float, float] | None = None
+    rse_pct: float | None = None
+    bsv_cv_pct: float | None = None
+
+
+class PkModel(Cited):
+    id: Id
+    structure: ShortText
+    population: ShortText
+    dose_basis: SaltForm
+    parameters: list[PkParameter] = Field(min_length=1)
+    variability_convention: ShortText | None = None
+
+
+class RouteProfile(Model):
+    route: Route
+    durations: list[Duration] = Field(default_factory=list)
+    doses: list[Dose] = Field(default_factory=list)
+    pk_models: list[PkModel] = Field(default_factory=list)
+    pk_summary: list[PkFigure] = Field(default_factory=list)
+
+
+class PkFigure(Cited):
+    """A published non-compartmental figure (Cmax, Tmax, half-life...) for one dose."""
+
+    quantity: ShortText
+    value: Range
+    dose: ShortText | None = None
+
+
+class LegalStatus(Cited):
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+    status: ShortText
+    detail: Text | None = None
+    as_of: dt.date
+
+
+class Milestone(Cited):
+    date: dt.date
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+    event: Text
+
+
+class TherapeuticTarget(Cited):
+    indication: ShortText
+    status: ShortText
+    summary: Text | None = None
+
+
+class Statement(Cited):
+    text: Text
+
+
+class Substance(Model):
+    id: Id
+    name: ShortText
+    synonyms: list[ShortText] = Field(default_factory=list)
+    groups: list[Id] = Field(default_factory=list)
+    chemical_class: Statement
+    mechanism: Mechanism
+    routes: list[RouteProfile] = Field(min_length=1)
+    legal_status: list[LegalStatus] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
+    therapeutic_targets: list[TherapeuticTarget] = Field(default_factory=list)
+    notable_effects: list[Statement] = Field(default_factory=list)
+    safety: list[Statement] = Field(default_factory=list)
+    contraindications: list[Statement] = Field(default_factory=list)
+    disagreements: list[Disagreement] = Field(default_factory=list)
+    updated: dt.date
+
+    @model_validator(mode="after")
+    def _unique_routes(self) -> Substance:
+        routes = [r.route for r in self.routes]
+        if len(set(routes)) != len(routes):
+            raise ValueError("lists a route twice; put all of a route's facts under one entry")
+        return self
+
+    def route(self, route: Route | str) -> RouteProfile | None:
+        return next((r for r in self.routes if r.route == route), None)
+
+
+# --- medications --------------------------------------------------------------------------
+
+
+class Metabolite(Model):
+    name: ShortText
+    active: bool
+    half_life: Range
+
+
+class HalfLife(Cited):
+    """Elimination half-life of the parent and of any active metabolites."""
+
+    parent: Range
+    metabolites: list[Metabolite] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _time_units(self) -> HalfLife:
+        for name, value in [("parent", self.parent)] + [
+            (m.name, m.half_life) for m in self.metabolites
+        ]:
+            if value.unit not in HOURS_PER_UNIT:
+                raise ValueError(f"half-life of {name} must be in a time unit (h, d, ...)")
+        return self
+
+    @property
+    def effective_h(self) -> float:
+        """Longest half-life (upper bound, hours) of the parent and its active metabolites;
+        the figure washout planning must use (fluoxetine: norfluoxetine's)."""
+        highs = [self.parent.in_hours()[1]]
+        highs += [m.half_life.in_hours()[1] for m in self.metabolites if m.active]
+        return max(highs)
+
+
+class Medication(Model):
+    generic: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9 ,'()./+-]*$")]
+    id: Id
+    brands: list[ShortText] = Field(default_factory=list)
+    synonyms: list[ShortText] = Field(default_factory=list)
+    atc: list[AtcCode] = Field(default_factory=list)
+    classes: list[Id] = Field(min_length=1)
+    half_life: HalfLife | None = None
+    refs: list[RefId] = Field(min_length=1)
+    note: Text | None = None
+    evidence: Evidence | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_id(cls, data: object) -> object:
+        if isinstance(data, dict) and "id" not in data and isinstance(data.get("generic"), str):
+            data = dict(data)
+            data["id"] = re.sub(r"[^a-z0-9]+", "-", data["generic"].lower()).strip("-")
+        return data
+
+
+# --- interactions -------------------------------------------------------------------------
+
+
+class Management(Model):
+    action: Action
+    washout_half_lives: float | None = Field(default=None, gt=0)
+    washout_days: int | None = Field(default=None, gt=0)
+    text: Text
+
+    @model_validator(mode="after")
+    def _washout_needs_a_length(self) -> Management:
+        if self.action == Action.WASHOUT and not (self.washout_half_lives or self.washout_days):
+            raise ValueError("a washout needs washout_half_lives or washout_days")
+        return self
+
+
+class Interaction(Cited):
+    id: Id
+    substances: list[Id] = Field(default_factory=list)
+    substance_groups: list[Id] = Field(default_factory=list)
+    medication_classes: list[Id] = Field(default_factory=list)
+    medications: list[Id] = Field(default_factory=list)
+    severity: Severity
+    mechanism: Text
+    consequence: Text
+    management: Management
+    disagreements: list[Disagreement] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _both_sides(self) -> Interaction:
+        if not (self.substances or self.substance_groups):
+            raise ValueError("an interaction needs substances or substance_groups")
+        if not (self.medication_classes or self.medications):
+            raise ValueError("an interaction needs medication_classes or medications")
+        return self
+
+
+# --- instruments --------------------------------------------------------------------------
+
+
+class Option(Model):
+    value: float
+    label: ShortText
+
+
+class Item(Model):
+    number: int = Field(ge=1)
+    key: Id
+    label: ShortText
+    text: Text | None = None
+    options: Id | None = None
+    min: float | None = None
+    max: float | None = None
+    scored: bool = True
+
+
+class Band(Model):
+    low: float
+    high: float
+    label: ShortText
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Band:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) is greater than high ({self.high:g})")
+        return self
+
+
+class Subscale(Model):
+    key: Id
+    label: ShortText
+    items: list[int] = Field(min_length=1)
+    method: Literal["sum", "mean", "max"] = "sum"
+    max: float | None = None
+
+
+class Rule(Cited):
+    """A response, remission or screening definition, machine-readable.
+
+    ``percent-reduction``: improvement of at least ``threshold`` % from baseline;
+    ``at-most`` / ``at-least``: score ≤ / ≥ ``threshold``; ``reduction``: a drop of at least
+    ``threshold`` points; ``all``: every rule in ``all_of`` holds.
+    """
+
+    kind: Literal["percent-reduction", "at-most", "at-least", "reduction", "all"]
+    threshold: float | None = None
+    strict: bool = False
+    all_of: list[Rule] = Field(default_factory=list)
+    description: Text
+
+
+class Licence(Cited):
+    summary: Text
+    holder: ShortText | None = None
+    items_redistributable: bool
+
+
+class Instrument(Model):
+    id: Id
+    name: ShortText
+    abbreviation: ShortText
+    measures: ShortText
+    administration: Literal["self-report", "clinician-rated", "interview"]
+    recall_period: ShortText
+    licence: Licence
+    response_sets: dict[Id, list[Option]] = Field(default_factory=dict)
+    items: list[Item] = Field(min_length=1)
+    scoring: Scoring
+    refs: list[RefId] = Field(min_length=1)
+    note: Text | None = None
+    updated: dt.date
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Instrument:
+        numbers = [i.number for i in self.items]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError("items must be numbered 1, 2, 3 ... in order")
+        for item in self.items:
+            if item.options is not None and item.options not in self.response_sets:
+                raise ValueError(f"item {item.number} uses unknown response set {item.options!r}")
+            if item.text is not None and not self.licence.items_redistributable:
+                raise ValueError(
+                    f"item {item.number} has text but the licence does not allow "
+                    "redistributing item text; keep only its label"
+                )
+        for sub in self.scoring.subscales:
+            unknown = sorted(set(sub.items) - set(numbers))
+            if unknown:
+                raise ValueError(f"subscale {sub.key!r} names items {unknown} that do not exist")
+        return self
+
+
+class Scoring(Cited):
+    method: Literal["sum", "mean", "sum-of-domain-max", "categorical", "sum-times-4"]
+    total: Range | None = None
+    subscales: list[Subscale] = Field(default_factory=list)
+    bands: list[Band] = Field(default_factory=list)
+    response: Rule | None = None
+    remission: Rule | None = None
+    screen_positive: Rule | None = None
+    description: Text | None = None
+
+
+# --- published trials ---------------------------------------------------------------------
+
+
+class Arm(Model):
+    id: Id
+    label: ShortText
+    n_randomized: int | None = Field(default=None, ge=0)
+    n_analysed: int | None = Field(default=None, ge=0)
+    intervention: Text
+
+
+class Dispersion(Model):
+    kind: Literal["sd", "se", "ci95"]
+    value: float | None = Field(default=None, ge=0)
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Dispersion:
+        if self.kind == "ci95":
+            if self.low is None or self.high is None:
+                raise ValueError("a ci95 needs low and high")
+            if self.low > self.high:
+                raise ValueError(f"ci95 low ({self.low:g}) is greater than high ({self.high:g})")
+        elif self.value is None:
+            raise ValueError(f"a {self.kind} needs a value")
+        return self
+
+
+class ArmResult(Cited):
+    """One published number for one arm (or a between-arm comparison), exactly as given."""
+
+    outcome: ShortText
+    instrument: Id | None = None
+    timepoint: ShortText
+    arm: Id | None = None
+    comparison: ShortText | None = None
+    statistic: Literal[
+        "mean-change",
+        "ls-mean-change",
+        "mean",
+        "mean-baseline",
+        "mean-endpoint",
+        "difference",
+        "ls-mean-difference",
+        "responders",
+        "remitters",
+        "percent",
+        "odds-ratio",
+    ]
+    value: float
+    dispersion: Dispersion | None = None
+    n: int | None = Field(default=None, ge=0)
+    events: int | None = Field(default=None, ge=0)
+    p_value: ShortText | None = None
+
+
+class EffectSize(Cited):
+    measure: Literal["cohen-d", "hedges-g", "odds-ratio", "risk-difference", "mean-difference"]
+    value: float
+    ci95: tuple[float, float] | None = None
+    comparison: ShortText
+    outcome: ShortText
+    timepoint: ShortText
+
+
+class Trial(Model):
+    id: Id
+    name: ShortText
+    title: Text
+    registry_ids: list[ShortText] = Field(default_factory=list)
+    substance: Id
+    indication: ShortText
+    phase: ShortText
+    design: Text
+    population: Text
+    arms: list[Arm] = Field(min_length=1)
+    primary_outcome: PrimaryOutcome
+    results: list[ArmResult] = Field(default_factory=list)
+    effect_sizes: list[EffectSize] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+    note: Text | None = None
+    updated: dt.date
+
+    @model_validator(mode="after")
+    def _arms_exist(self) -> Trial:
+        arm_ids = {a.id for a in self.arms}
+        for result in self.results:
+            if result.arm is not None and result.arm not in arm_ids:
+                raise ValueError(f"result for unknown arm {result.arm!r}; arms are {arm_ids}")
+        return self
+
+
+class PrimaryOutcome(Cited):
+    description: Text
+    instrument: Id
+    timepoint: ShortText
+
+
+# --- manifest -----------------------------------------------------------------------------
+
+
+class Manifest(Model):
+    version: Annotated[str, StringConstraints(pattern=r"^\d{4}\.\d{1,2}\.\d+$")]
+    released: dt.date
+    changes: list[Change] = Field(min_length=1)
+
+
+class Change(Model):
+    version: ShortText
+    date: dt.date
+    summary: Text
+
+
+for _model in (Disagreement, RouteProfile, Instrument, Trial, Manifest, Scoring, Rule):
+    _model.model_rebuild()
