@@ -58,8 +58,12 @@ FILES: dict[str, Any] = {
             "mechanism": {
                 "summary": "5-HT2A agonist",
                 "targets": [
-                    {"receptor": "5-HT2A", "action": "agonist", "primary": True,
-                     "refs": ["smith-2020"]}
+                    {
+                        "receptor": "5-HT2A",
+                        "action": "agonist",
+                        "primary": True,
+                        "refs": ["smith-2020"],
+                    }
                 ],
             },
             "routes": [
@@ -115,12 +119,14 @@ FILES: dict[str, Any] = {
             "recall_period": "past 2 weeks",
             "updated": "2026-11-23",
             "refs": ["smith-2020"],
-            "licence": {"summary": "free", "items_redistributable": False,
-                        "refs": ["agency-page"]},
+            "licence": {"summary": "free", "items_redistributable": False, "refs": ["agency-page"]},
             "response_sets": {"f": [{"value": 0, "label": "Not at all"}]},
             "items": [{"number": 1, "key": "anhedonia", "label": "Interest", "options": "f"}],
-            "scoring": {"method": "sum", "total": {"low": 0, "high": 27, "unit": "score"},
-                        "refs": ["smith-2020"]},
+            "scoring": {
+                "method": "sum",
+                "total": {"low": 0, "high": 27, "unit": "score"},
+                "refs": ["smith-2020"],
+            },
         }
     },
     "trials/mapp1.yaml": {
@@ -136,12 +142,23 @@ FILES: dict[str, Any] = {
             "updated": "2026-11-23",
             "refs": ["smith-2020"],
             "arms": [{"id": "a", "label": "Active", "n_randomized": 10, "intervention": "x"}],
-            "primary_outcome": {"description": "change", "instrument": "phq-9",
-                                "timepoint": "week 18", "refs": ["smith-2020"]},
+            "primary_outcome": {
+                "description": "change",
+                "instrument": "phq-9",
+                "timepoint": "week 18",
+                "refs": ["smith-2020"],
+            },
             "results": [
-                {"outcome": "total", "timepoint": "week 18", "arm": "a",
-                 "statistic": "mean-change", "value": -10.0,
-                 "dispersion": {"kind": "sd", "value": 5.0}, "n": 10, "refs": ["smith-2020"]}
+                {
+                    "outcome": "total",
+                    "timepoint": "week 18",
+                    "arm": "a",
+                    "statistic": "mean-change",
+                    "value": -10.0,
+                    "dispersion": {"kind": "sd", "value": 5.0},
+                    "n": 10,
+                    "refs": ["smith-2020"],
+                }
             ],
         }
     },
@@ -156,8 +173,9 @@ def write(root: Path, files: dict[str, Any] | None = None) -> Path:
         if isinstance(content, str):
             path.write_text(content, encoding="utf-8")
         else:
-            path.write_text(yaml.safe_dump(content, allow_unicode=True, sort_keys=False),
-                            encoding="utf-8")
+            path.write_text(
+                yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8"
+            )
     return root
 
 

@@ -72,7 +72,10 @@ def test_an_unknown_severity_lists_the_allowed_ones(tmp_path: Path) -> None:
 def test_a_range_with_low_above_high_is_refused(tmp_path: Path) -> None:
     data = files()
     data["medications/ssri.yaml"]["medications"][0]["half_life"]["parent"] = {
-        "low": 36, "high": 22, "unit": "h"}
+        "low": 36,
+        "high": 22,
+        "unit": "h",
+    }
     p = only(problems_of(tmp_path, data))
     assert p.field == "half_life.parent"
     assert "low (36) is greater than high (22)" in p.message
@@ -200,5 +203,8 @@ def test_every_fault_is_reported_in_one_pass(tmp_path: Path) -> None:
     data["trials/mapp1.yaml"]["trial"]["refs"] = ["missing-ref"]
     found = problems_of(tmp_path, data)
     assert {p.file for p in found} == {
-        "medications/ssri.yaml", "interactions/serotonergic.yaml", "trials/mapp1.yaml"}
+        "medications/ssri.yaml",
+        "interactions/serotonergic.yaml",
+        "trials/mapp1.yaml",
+    }
     assert "3 problems" in str(KnowledgeDataError(found))

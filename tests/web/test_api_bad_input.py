@@ -26,7 +26,13 @@ from openpat.services.runtime import Actor, Platform
 from openpat.services.studies import SiteCreate
 from openpat.web.deps import Public, Require
 from tests.conftest import login
-from tests.web.test_route_permissions import USERNAME_OF, DemoIds, app_endpoints, demo_ids
+from tests.web.test_route_permissions import (
+    KNOWLEDGE_IDS,
+    USERNAME_OF,
+    DemoIds,
+    app_endpoints,
+    demo_ids,
+)
 
 API_PREFIX = "/api/v1"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -310,6 +316,7 @@ class Sweep:
             "study_id": self.ids.study_id,
             "participant_id": self.ids.participant_id,
             "user_id": self.ids.user_id,
+            **KNOWLEDGE_IDS,
         }
         values.update(override)
         path = op.path
@@ -383,8 +390,19 @@ def sweep_operation(sweep: Sweep, schemas: Schemas, op: Operation) -> None:
     # (a) path ids of the wrong type; (b) ids that exist nowhere.
     for param in path_params:
         name = param["name"]
+        if schemas.concrete(param["schema"]).get("type") == "string":
+            # Slugs (knowledge ids): unknown ones are a 404 naming the value; over-long a 422.
+            for slug in ("no-such-entry", "NO SUCH ENTRY", "x" * 100):
+                response = sweep.send(op, f"{name}={slug}", path=sweep.path(op, **{name: slug}))
+                sweep.expect(op, f"{name}={slug}", response, {404}, (slug,))
+            too_long = "y" * 101
+            response = sweep.send(
+                op, f"{name}=<101 chars>", path=sweep.path(op, **{name: too_long})
+            )
+            sweep.expect(op, f"{name}=<101 chars>", response, {422}, (name,))
+            continue
         assert schemas.concrete(param["schema"]).get("type") == "integer", (
-            f"{op.label}: the sweep only knows integer path ids ({name})"
+            f"{op.label}: the sweep only knows integer and string path ids ({name})"
         )
         for bad in BAD_PATH_IDS:
             response = sweep.send(

@@ -127,6 +127,16 @@ def app_endpoints(app: FastAPI) -> tuple[list[Endpoint], list[str]]:
     return endpoints, unknown
 
 
+# Knowledge-base entries every role-x-route request can open.
+KNOWLEDGE_IDS = {
+    "substance_id": "dmt",
+    "medication_id": "sertraline",
+    "reference_id": "eckernas-2022",
+    "instrument_id": "madrs",
+    "trial_id": "mapp1",
+}
+
+
 @dataclass(frozen=True)
 class DemoIds:
     study_id: int
@@ -138,6 +148,7 @@ class DemoIds:
             "study_id": self.study_id,
             "participant_id": self.participant_id,
             "user_id": self.user_id,
+            **KNOWLEDGE_IDS,
         }
         path = endpoint.path
         for name, value in values.items():

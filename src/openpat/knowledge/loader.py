@@ -106,8 +106,10 @@ def _describe(err: Any) -> str:
         return "is required but missing"
     if kind == "extra_forbidden":
         return "is not a known field (check the spelling; see knowledge/schema.py)"
-    if "input" in err and kind not in ("model_type", "dict_type") and not isinstance(
-        err["input"], dict
+    if (
+        "input" in err
+        and kind not in ("model_type", "dict_type")
+        and not isinstance(err["input"], dict)
     ):
         shown = repr(err["input"])
         if len(shown) > 60:
@@ -277,20 +279,23 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
     vocab_path = root / "vocabulary.yaml"
     if vocab_path.exists():
         data = reader.mapping(vocab_path, {"medication_classes", "substance_groups"})
-        for key, model, target in (
+        vocab: list[tuple[str, type[s.Model], dict[str, Any]]] = [
             ("medication_classes", s.MedicationClass, classes),
             ("substance_groups", s.SubstanceGroup, groups),
-        ):
+        ]
+        for key, vocab_model, target in vocab:
             raw_list = (data or {}).get(key) or []
             if not isinstance(raw_list, list):
                 reader.problem("vocabulary.yaml", "", key, "must be a list")
                 continue
-            for index, raw in enumerate(raw_list):
-                item = reader.validate(model, raw, "vocabulary.yaml", index, prefix=f"{key}.")
+            for position, raw in enumerate(raw_list):
+                item = reader.validate(
+                    vocab_model, raw, "vocabulary.yaml", position, prefix=f"{key}."
+                )
                 if item is not None:
                     if item.id in target:
                         reader.problem("vocabulary.yaml", repr(item.id), "id", "is used twice")
-                    target[item.id] = item  # type: ignore[index]
+                    target[item.id] = item
     else:
         reader.problem("vocabulary.yaml", "", "", "is missing")
 
@@ -310,7 +315,7 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
             if stray.is_file() and stray.suffix != ".yaml":
                 reader.problem(reader.rel(stray), "", "", "is not a .yaml file; rename it")
 
-    def index(section: str, attr: str = "id") -> dict[str, Any]:
+    def by_id(section: str, attr: str = "id") -> dict[str, Any]:
         out: dict[str, Any] = {}
         for item, file, entry in loaded[section]:
             key_value = getattr(item, attr)
@@ -319,11 +324,11 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
             out[key_value] = item
         return out
 
-    substances = index("substances")
-    medications = index("medications")
-    interactions = index("interactions")
-    instruments = index("instruments")
-    trials = index("trials")
+    substances = by_id("substances")
+    medications = by_id("medications")
+    interactions = by_id("interactions")
+    instruments = by_id("instruments")
+    trials = by_id("trials")
 
     # every cited id exists
     everything: list[tuple[Any, str, str]] = [

@@ -89,6 +89,7 @@ class ReferenceKind(StrEnum):
     BOOK = "book"
     LABEL = "label"  # product labelling (USPI, SmPC, product monograph)
     REGISTRY = "registry"  # ClinicalTrials.gov, EudraCT
+    GUIDELINE = "guideline"  # clinical guidelines and consensus criteria
     REGULATOR = "regulator"  # a regulator's or government page
     WEB = "web"  # any other web page
     DATASET = "dataset"
@@ -540,6 +541,7 @@ class Medication(Model):
     refs: list[RefId] = Field(min_length=1)
     note: Text | None = None
     evidence: Evidence | None = None
+    disagreements: list[Disagreement] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -629,12 +631,21 @@ class Subscale(Model):
 class Rule(Cited):
     """A response, remission or screening definition, machine-readable.
 
-    ``percent-reduction``: improvement of at least ``threshold`` % from baseline;
+    ``percent-reduction`` / ``percent-increase``: a change of at least ``threshold`` % from
+    baseline (``increase`` / ``reduction``: of at least ``threshold`` points);
     ``at-most`` / ``at-least``: score ≤ / ≥ ``threshold``; ``reduction``: a drop of at least
     ``threshold`` points; ``all``: every rule in ``all_of`` holds.
     """
 
-    kind: Literal["percent-reduction", "at-most", "at-least", "reduction", "all"]
+    kind: Literal[
+        "percent-reduction",
+        "percent-increase",
+        "at-most",
+        "at-least",
+        "reduction",
+        "increase",
+        "all",
+    ]
     threshold: float | None = None
     strict: bool = False
     all_of: list[Rule] = Field(default_factory=list)
@@ -660,6 +671,7 @@ class Instrument(Model):
     scoring: Scoring
     refs: list[RefId] = Field(min_length=1)
     note: Text | None = None
+    disagreements: list[Disagreement] = Field(default_factory=list)
     updated: dt.date
 
     @model_validator(mode="after")
@@ -807,5 +819,5 @@ class Change(Model):
     summary: Text
 
 
-for _model in (Disagreement, RouteProfile, Instrument, Trial, Manifest, Scoring, Rule):
+for _model in (Disagreement, RouteProfile, Medication, Instrument, Trial, Manifest, Scoring, Rule):
     _model.model_rebuild()
