@@ -103,6 +103,44 @@ def test_the_substances_and_routes_the_field_uses_are_all_there(kb: KnowledgeBas
         assert sub.contraindications and sub.safety and sub.notable_effects, sub_id
 
 
+def test_legal_status_covers_state_programs_and_eu_examples(kb: KnowledgeBase) -> None:
+    psilocybin = {ls.jurisdiction for ls in kb.substances["psilocybin"].legal_status}
+    assert {"US-OR", "US-CO"} <= psilocybin
+    for sub_id in ("psilocybin", "mdma"):
+        (au,) = [ls for ls in kb.substances[sub_id].legal_status if ls.jurisdiction == "AU"]
+        assert "Schedule 8" in au.status
+    for sub_id in ("dmt", "psilocybin", "lsd", "mdma", "ketamine"):
+        eu = [
+            ls
+            for ls in kb.substances[sub_id].legal_status
+            if ls.jurisdiction in {"NL", "DE", "CZ", "PT", "FR", "BE", "IT", "DK", "FI", "EU"}
+        ]
+        assert eu, f"{sub_id}: no EU example"
+
+
+def test_regulatory_milestones_the_field_cites(kb: KnowledgeBase) -> None:
+    def events(sub_id: str) -> list[tuple[str, str]]:
+        return [(m.date.isoformat(), m.event) for m in kb.substances[sub_id].milestones]
+
+    assert any(d == "2019-03-05" and "Spravato" in e for d, e in events("esketamine"))
+    assert any(d.startswith("2024-08") and "complete response" in e for d, e in events("mdma"))
+    assert any("Breakthrough" in e for _, e in events("mdma"))
+    assert any("Breakthrough" in e and "COMP360" in e for _, e in events("psilocybin"))
+    assert any(d.startswith("2023-07-01") for d, _ in events("psilocybin"))
+
+
+def test_popular_claims_are_shown_beside_the_literature(kb: KnowledgeBase) -> None:
+    dmt = kb.substances["dmt"]
+    kinds = {d.source_kind for r in dmt.routes for d in r.durations}
+    assert {s.SourceKind.POPULAR_CLAIM, s.SourceKind.CONTROLLED_STUDY} <= kinds
+    assert dmt.disagreements and all(len(d.positions) >= 2 for d in dmt.disagreements)
+
+
+def test_dmt_doses_state_their_salt_form(kb: KnowledgeBase) -> None:
+    forms = {d.salt_form for r in kb.substances["dmt"].routes for d in r.doses}
+    assert "fumarate" in forms
+
+
 def test_every_required_route_has_a_cited_duration(kb: KnowledgeBase) -> None:
     for sub_id, routes in SUBSTANCE_ROUTES.items():
         for route in routes:

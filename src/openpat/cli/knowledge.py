@@ -11,7 +11,9 @@ from typing import Any
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from openpat.cli.common import console, fail, handles_errors
 from openpat.knowledge.compare import SubstanceComparison
@@ -47,7 +49,18 @@ def _emit_json(value: Any) -> None:
 
 
 def _refs(ids: list[str]) -> str:
+    """Reference ids in brackets (print through _say or _row: brackets are not markup)."""
     return "[" + ", ".join(ids) + "]" if ids else ""
+
+
+def _say(text: str) -> None:
+    """Print data as plain text: brackets and other rich markup characters are shown as is."""
+    console.print(Text(text), soft_wrap=True)
+
+
+def _row(table: Table, *cells: str) -> None:
+    """A table row of plain text: data may contain brackets, never markup."""
+    _row(table, *(Text(c) for c in cells))
 
 
 # -- substances -----------------------------------------------------------------------------
@@ -63,7 +76,7 @@ def substances_list(fmt: Format = FormatOption) -> None:
         return
     table = Table("id", "name", "class", "routes", title="Substances")
     for item in items:
-        table.add_row(item.id, item.name, item.chemical_class, ", ".join(item.routes))
+        _row(table, item.id, item.name, item.chemical_class, ", ".join(item.routes))
     console.print(table)
 
 
@@ -78,12 +91,15 @@ def substances_show(
         _emit_json(kn.substance_json(name))
         return
     sub = kn.substance(name)
-    console.print(f"[bold]{sub.name}[/] ({sub.id}); synonyms: {', '.join(sub.synonyms) or '-'}")
-    console.print(f"class: {sub.chemical_class.text} {_refs(sub.chemical_class.refs)}")
-    console.print(f"mechanism: {sub.mechanism.summary}")
+    console.print(
+        f"[bold]{escape(sub.name)}[/] ({sub.id}); synonyms: "
+        f"{escape(', '.join(sub.synonyms)) or '-'}"
+    )
+    _say(f"class: {sub.chemical_class.text} {_refs(sub.chemical_class.refs)}")
+    _say(f"mechanism: {sub.mechanism.summary}")
     for t in sub.mechanism.targets:
         flag = " (primary)" if t.primary else ""
-        console.print(f"  - {t.receptor} {t.action}{flag} {_refs(t.refs)}", highlight=False)
+        _say(f"  - {t.receptor} {t.action}{flag} {_refs(t.refs)}")
     for profile in sub.routes:
         table = Table(
             "source",
@@ -95,7 +111,8 @@ def substances_show(
             title=f"{sub.name}, {profile.route.value}",
         )
         for d in profile.durations:
-            table.add_row(
+            _row(
+                table,
                 d.source_kind.value,
                 d.onset.text() if d.onset else "",
                 d.peak.text() if d.peak else "",
@@ -106,7 +123,7 @@ def substances_show(
         if profile.durations:
             console.print(table)
         for dose in profile.doses:
-            console.print(
+            _say(
                 f"  dose: {dose.label}: {dose.amount.text()} ({dose.salt_form}) {_refs(dose.refs)}",
                 highlight=False,
             )
@@ -114,14 +131,14 @@ def substances_show(
             params = "; ".join(
                 f"{p.name} {p.value:g}{' ' + p.unit if p.unit else ''}" for p in model.parameters
             )
-            console.print(
+            _say(
                 f"  PK model {model.id}: {model.structure}; {params} {_refs(model.refs)}",
                 highlight=False,
             )
     if sub.legal_status:
         table = Table("jurisdiction", "status", "as of", "refs", title="Legal status")
         for ls in sub.legal_status:
-            table.add_row(ls.jurisdiction, ls.status, ls.as_of.isoformat(), ", ".join(ls.refs))
+            _row(table, ls.jurisdiction, ls.status, ls.as_of.isoformat(), ", ".join(ls.refs))
         console.print(table)
     for label, items in (
         ("notable effects", sub.notable_effects),
@@ -131,11 +148,11 @@ def substances_show(
         if items:
             console.print(f"[bold]{label}[/]")
             for st in items:
-                console.print(f"  - {st.text} {_refs(st.refs)}", highlight=False)
+                _say(f"  - {st.text} {_refs(st.refs)}")
     for dis in sub.disagreements:
-        console.print(f"[bold yellow]sources disagree:[/] {dis.topic}")
+        console.print(Text("sources disagree: ", style="bold yellow") + Text(dis.topic))
         for pos in dis.positions:
-            console.print(f"  - {pos.statement} {_refs(pos.refs)}", highlight=False)
+            _say(f"  - {pos.statement} {_refs(pos.refs)}")
 
 
 def _duration_cell(row: SubstanceComparison) -> str:
@@ -169,7 +186,8 @@ def substances_compare(
         show_lines=True,
     )
     for row in rows:
-        table.add_row(
+        _row(
+            table,
             row.name,
             _duration_cell(row),
             "\n".join(
@@ -219,7 +237,8 @@ def meds_find(
             active = [x for x in hl.metabolites if x.active]
             if active:
                 half += "; " + "; ".join(f"{x.name} {x.low:g}-{x.high:g}" for x in active)
-        table.add_row(
+        _row(
+            table,
             m.generic,
             f"{m.matched} ({m.match})",
             f"{m.score:.2f}",
@@ -242,19 +261,25 @@ def meds_show(
         _emit_json(detail)
         return
     med = detail.medication
-    console.print(f"[bold]{med.generic}[/]  brands: {', '.join(med.brands) or '-'}")
-    console.print(f"ATC {', '.join(med.atc) or '-'}; classes {', '.join(med.classes)}")
+    console.print(
+        Text(med.generic, style="bold") + Text(f"  brands: {', '.join(med.brands) or '-'}")
+    )
+    _say(f"ATC {', '.join(med.atc) or '-'}; classes {', '.join(med.classes)}")
     if med.half_life_h:
         hl = med.half_life_h
-        console.print(
+        _say(
             f"half-life {hl.parent_low:g}-{hl.parent_high:g} h; longest incl. active "
             f"metabolites {hl.longest_h:g} h {_refs(hl.references)}",
             highlight=False,
         )
     table = Table("severity", "substances", "management", "refs", title="Interaction rules")
     for rule in detail.interactions:
-        table.add_row(
-            rule.severity, ", ".join(rule.substances), rule.management, ", ".join(rule.references)
+        _row(
+            table,
+            rule.severity,
+            ", ".join(rule.substances),
+            rule.management,
+            ", ".join(rule.references),
         )
     console.print(table)
 
@@ -273,10 +298,10 @@ def references_show(
         _emit_json(ref)
         return
     console.print(f"[bold]{ref.id}[/] ({ref.kind})", highlight=False)
-    console.print(ref.citation, highlight=False)
-    console.print(ref.link, highlight=False)
+    _say(ref.citation)
+    _say(ref.link)
     if ref.note:
-        console.print(f"note: {ref.note}", highlight=False)
+        _say(f"note: {ref.note}")
 
 
 @references_app.command("list")
@@ -292,7 +317,7 @@ def references_list(
         return
     table = Table("id", "reference", "link", title=f"References ({len(refs)})")
     for ref in refs:
-        table.add_row(ref.id, f"{ref.short}: {ref.title}", ref.link)
+        _row(table, ref.id, f"{ref.short}: {ref.title}", ref.link)
     console.print(table)
 
 
@@ -323,7 +348,7 @@ def knowledge_check(
         kb = load(data_dir or DATA_DIR)
     except KnowledgeDataError as exc:
         for problem in exc.problems:
-            console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+            console.print(Text("✗ ", style="red") + Text(str(problem)), soft_wrap=True)
         fail(f"{len(exc.problems)} problem(s) in the knowledge data", 2)
         return
     console.print(f"[green]ok[/]: {kb!r}", highlight=False)
@@ -345,7 +370,8 @@ def knowledge_interactions(
         "id", "severity", "substances", "medications", "action", "refs", title="Interaction rules"
     )
     for r in rules:
-        table.add_row(
+        _row(
+            table,
             r.id,
             r.severity,
             ", ".join(r.substances),
@@ -367,7 +393,8 @@ def knowledge_instruments(fmt: Format = FormatOption) -> None:
     table = Table("id", "name", "items", "range", "item text shipped", title="Instruments")
     for ins in items:
         total = ins.scoring.total.text() if ins.scoring.total else "categorical"
-        table.add_row(
+        _row(
+            table,
             ins.id,
             ins.name,
             str(len(ins.items)),
@@ -390,5 +417,5 @@ def knowledge_trials(fmt: Format = FormatOption) -> None:
         arms = "; ".join(
             f"{a.label} ({a.n_randomized if a.n_randomized is not None else '?'})" for a in t.arms
         )
-        table.add_row(t.id, t.name, t.substance, arms, t.primary_outcome.description)
+        _row(table, t.id, t.name, t.substance, arms, t.primary_outcome.description)
     console.print(table)
