@@ -123,7 +123,11 @@ def test_api_serves_the_comparison_and_look_ups(client: TestClient) -> None:
     rows = client.get("/api/v1/knowledge/compare?ids=lsd&ids=mdma").json()
     assert [r["id"] for r in rows] == ["lsd", "mdma"]
     meds = client.get("/api/v1/knowledge/medications", params={"name": "Zoloft"}).json()
-    assert meds[0]["generic"] == "sertraline"
+    assert meds[0]["generic"] == "sertraline" and meds[0]["score"] == 1.0
+    assert meds[0]["matched"] == "Zoloft"
+    everything = client.get("/api/v1/knowledge/medications", params={"limit": 500}).json()
+    assert len(everything) >= 150 and "score" not in everything[0]
+    assert [m["generic"] for m in everything] == sorted(m["generic"] for m in everything)
     detail = client.get("/api/v1/knowledge/medications/Nardil").json()
     assert detail["medication"]["generic"] == "phenelzine"
     assert any(r["severity"] == "contraindicated" for r in detail["interactions"])
@@ -136,11 +140,14 @@ def test_api_serves_the_comparison_and_look_ups(client: TestClient) -> None:
     assert client.get("/api/v1/knowledge/trials/mapp1").json()["substance"] == "mdma"
 
 
-def test_api_unknown_substance_is_a_404_with_a_suggestion(client: TestClient) -> None:
+def test_api_unknown_substance_is_a_422_naming_ids_with_a_suggestion(client: TestClient) -> None:
     login(client, "facilitator")
     response = client.get("/api/v1/knowledge/compare", params={"ids": "dmt,psilocibin"})
-    assert response.status_code == 404
-    assert "did you mean" in response.json()["error"]["message"]
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert "did you mean 'psilocybin'" in error["message"].lower()
+    assert [f["field"] for f in error["fields"]] == ["ids"]
+    assert client.get("/api/v1/knowledge/substances/psilocibin").status_code == 404
     too_many = client.get("/api/v1/knowledge/compare", params={"ids": ",".join(["dmt"] * 9)})
     assert too_many.status_code == 422
 

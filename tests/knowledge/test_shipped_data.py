@@ -35,6 +35,9 @@ INSTRUMENTS = {
     "who-5",
     "audit",
 }
+# Jurisdictions no primary source could be found for (say so rather than guess): the UK and
+# Australian status of 5-MeO-DMT rest on generic tryptamine clauses nobody could read.
+LEGAL_GAPS = {"5-meo-dmt": {"GB", "AU"}}
 TRIALS = {
     "mapp1",
     "mapp2",
@@ -96,10 +99,8 @@ def test_the_substances_and_routes_the_field_uses_are_all_there(kb: KnowledgeBas
         assert any(t.primary for t in sub.mechanism.targets), sub_id
         assert sub.legal_status, sub_id
         jurisdictions = {ls.jurisdiction for ls in sub.legal_status}
-        assert {"US", "GB", "CA", "AU"} <= jurisdictions or {"US", "UK"} <= jurisdictions, (
-            sub_id,
-            jurisdictions,
-        )
+        expected = {"US", "GB", "CA", "AU"} - LEGAL_GAPS.get(sub_id, set())
+        assert expected <= jurisdictions, (sub_id, jurisdictions)
         assert sub.contraindications and sub.safety and sub.notable_effects, sub_id
 
 

@@ -58,9 +58,17 @@ def _say(text: str) -> None:
     console.print(Text(text), soft_wrap=True)
 
 
+def _table(*columns: str, title: str, show_lines: bool = False) -> Table:
+    """A table whose long cells (reference ids, citations) fold instead of being cut."""
+    table = Table(title=title, show_lines=show_lines)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def _row(table: Table, *cells: str) -> None:
     """A table row of plain text: data may contain brackets, never markup."""
-    _row(table, *(Text(c) for c in cells))
+    table.add_row(*(Text(c) for c in cells))
 
 
 # -- substances -----------------------------------------------------------------------------
@@ -74,7 +82,7 @@ def substances_list(fmt: Format = FormatOption) -> None:
     if fmt is Format.JSON:
         _emit_json(items)
         return
-    table = Table("id", "name", "class", "routes", title="Substances")
+    table = _table("id", "name", "class", "routes", title="Substances")
     for item in items:
         _row(table, item.id, item.name, item.chemical_class, ", ".join(item.routes))
     console.print(table)
@@ -101,7 +109,7 @@ def substances_show(
         flag = " (primary)" if t.primary else ""
         _say(f"  - {t.receptor} {t.action}{flag} {_refs(t.refs)}")
     for profile in sub.routes:
-        table = Table(
+        table = _table(
             "source",
             "onset",
             "peak",
@@ -124,19 +132,15 @@ def substances_show(
             console.print(table)
         for dose in profile.doses:
             _say(
-                f"  dose: {dose.label}: {dose.amount.text()} ({dose.salt_form}) {_refs(dose.refs)}",
-                highlight=False,
+                f"  dose: {dose.label}: {dose.amount.text()} ({dose.salt_form}) {_refs(dose.refs)}"
             )
         for model in profile.pk_models:
             params = "; ".join(
                 f"{p.name} {p.value:g}{' ' + p.unit if p.unit else ''}" for p in model.parameters
             )
-            _say(
-                f"  PK model {model.id}: {model.structure}; {params} {_refs(model.refs)}",
-                highlight=False,
-            )
+            _say(f"  PK model {model.id}: {model.structure}; {params} {_refs(model.refs)}")
     if sub.legal_status:
-        table = Table("jurisdiction", "status", "as of", "refs", title="Legal status")
+        table = _table("jurisdiction", "status", "as of", "refs", title="Legal status")
         for ls in sub.legal_status:
             _row(table, ls.jurisdiction, ls.status, ls.as_of.isoformat(), ", ".join(ls.refs))
         console.print(table)
@@ -176,7 +180,7 @@ def substances_compare(
     if fmt is Format.JSON:
         _emit_json(rows)
         return
-    table = Table(
+    table = _table(
         "substance",
         "duration (total, per route and source)",
         "legal status",
@@ -219,7 +223,7 @@ def meds_find(
         return
     if not matches:
         fail(f"no medication matches {name!r}", 3)
-    table = Table(
+    table = _table(
         "generic",
         "matched",
         "score",
@@ -270,9 +274,8 @@ def meds_show(
         _say(
             f"half-life {hl.parent_low:g}-{hl.parent_high:g} h; longest incl. active "
             f"metabolites {hl.longest_h:g} h {_refs(hl.references)}",
-            highlight=False,
         )
-    table = Table("severity", "substances", "management", "refs", title="Interaction rules")
+    table = _table("severity", "substances", "management", "refs", title="Interaction rules")
     for rule in detail.interactions:
         _row(
             table,
@@ -315,7 +318,7 @@ def references_list(
     if fmt is Format.JSON:
         _emit_json(refs)
         return
-    table = Table("id", "reference", "link", title=f"References ({len(refs)})")
+    table = _table("id", "reference", "link", title=f"References ({len(refs)})")
     for ref in refs:
         _row(table, ref.id, f"{ref.short}: {ref.title}", ref.link)
     console.print(table)
@@ -366,7 +369,7 @@ def knowledge_interactions(
     if fmt is Format.JSON:
         _emit_json(rules)
         return
-    table = Table(
+    table = _table(
         "id", "severity", "substances", "medications", "action", "refs", title="Interaction rules"
     )
     for r in rules:
@@ -390,7 +393,7 @@ def knowledge_instruments(fmt: Format = FormatOption) -> None:
     if fmt is Format.JSON:
         _emit_json([i.model_dump(mode="json") for i in items])
         return
-    table = Table("id", "name", "items", "range", "item text shipped", title="Instruments")
+    table = _table("id", "name", "items", "range", "item text shipped", title="Instruments")
     for ins in items:
         total = ins.scoring.total.text() if ins.scoring.total else "categorical"
         _row(
@@ -412,7 +415,7 @@ def knowledge_trials(fmt: Format = FormatOption) -> None:
     if fmt is Format.JSON:
         _emit_json([t.model_dump(mode="json") for t in items])
         return
-    table = Table("id", "trial", "substance", "arms (n)", "primary outcome", title="Trials")
+    table = _table("id", "trial", "substance", "arms (n)", "primary outcome", title="Trials")
     for t in items:
         arms = "; ".join(
             f"{a.label} ({a.n_randomized if a.n_randomized is not None else '?'})" for a in t.arms

@@ -126,7 +126,8 @@ def compare_substances(kb: KnowledgeBase, names: list[str]) -> list[SubstanceCom
                 primary_targets=[
                     TargetRead(receptor=t.receptor, action=t.action, references=list(t.refs))
                     for t in sub.mechanism.targets
-                    if t.primary
+                    # being metabolised by an enzyme is not a pharmacological target
+                    if t.primary and t.action != "substrate"
                 ],
                 notable_effects=[
                     EffectRead(text=e.text, references=list(e.refs)) for e in sub.notable_effects

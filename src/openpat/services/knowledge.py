@@ -249,6 +249,11 @@ def find_medications(name: str, *, limit: int = 10) -> list[MedicationMatchRead]
     return [_match_read(m) for m in kb().find_medications(name, limit=limit)]
 
 
+def all_medications(*, limit: int = 500) -> list[MedicationRead]:
+    meds = sorted(kb().medications.values(), key=lambda m: m.generic)
+    return [medication_read(m) for m in meds[:limit]]
+
+
 def interaction_read(rule: s.Interaction) -> InteractionRead:
     base = kb()
     return InteractionRead(
@@ -311,7 +316,10 @@ def compare(names: list[str]) -> list[SubstanceComparison]:
         raise InvalidInput.for_field("ids", "name at least one substance to compare")
     if len(cleaned) > MAX_COMPARE:
         raise InvalidInput.for_field("ids", f"compare at most {MAX_COMPARE} substances at once")
-    return compare_substances(kb(), cleaned)
+    try:
+        return compare_substances(kb(), cleaned)
+    except NotFound as exc:  # a bad name in the list is bad input for `ids`
+        raise InvalidInput.for_field("ids", exc.message) from exc
 
 
 def interactions(

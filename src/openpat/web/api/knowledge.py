@@ -36,21 +36,24 @@ def get_substance(active: KnowledgeReader, substance_id: Slug) -> dict[str, Any]
 @router.get("/compare")
 def compare(
     active: KnowledgeReader,
-    ids: Annotated[list[str], Query(min_length=1, max_length=kn.MAX_COMPARE)],
+    ids: Annotated[list[str] | None, Query(max_length=kn.MAX_COMPARE)] = None,
 ) -> list[SubstanceComparison]:
     """Duration per route, legal status, primary targets and notable effects per substance;
-    ``?ids=dmt&ids=psilocybin`` or ``?ids=dmt,psilocybin``."""
-    return kn.compare(ids)
+    ``?ids=dmt&ids=psilocybin`` or ``?ids=dmt,psilocybin``; every substance when none given."""
+    return kn.compare(ids or [s.id for s in kn.substances()])
 
 
 @router.get("/medications")
 def find_medications(
     active: KnowledgeReader,
-    name: Annotated[str, Query(min_length=1, max_length=100)],
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> list[kn.MedicationMatchRead]:
-    """Medications matching a generic or brand name, best first (typos tolerated)."""
-    return kn.find_medications(name, limit=limit)
+    name: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 10,
+) -> list[kn.MedicationMatchRead | kn.MedicationRead]:
+    """Medications matching a generic or brand name, best first (typos tolerated); without
+    ``name``, every medication in alphabetical order (``limit`` applies)."""
+    if name is None:
+        return kn.all_medications(limit=limit)
+    return list(kn.find_medications(name, limit=limit))  # best first, with score
 
 
 @router.get("/medications/{medication_id}")
