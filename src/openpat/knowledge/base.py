@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from openpat.errors import InvalidInput, NotFound
@@ -89,12 +90,9 @@ class KnowledgeBase:
 
     def medication(self, name: str) -> s.Medication:
         """The medication ``name`` names exactly (id, generic, brand or synonym)."""
-        if name in self.medications:
-            return self.medications[name]
-        hits = self._medication_names.search(name, limit=5)
-        exact = [h for h in hits if h.how == "exact"]
-        if exact:
-            return self.medications[exact[0].owner]
+        owner, hits = _exact_owner(name, self.medications, self._medication_names)
+        if owner is not None:
+            return self.medications[owner]
         raise NotFound(f"no medication named {name!r}{_did_you_mean(hits)}")
 
     def classes_of(self, medication: s.Medication) -> set[str]:
@@ -115,12 +113,9 @@ class KnowledgeBase:
 
     def substance(self, name: str) -> s.Substance:
         """The substance named by id, name or synonym (case-, space- and hyphen-blind)."""
-        if name in self.substances:
-            return self.substances[name]
-        hits = self._substance_names.search(name, limit=5)
-        exact = [h for h in hits if h.how == "exact"]
-        if exact:
-            return self.substances[exact[0].owner]
+        owner, hits = _exact_owner(name, self.substances, self._substance_names)
+        if owner is not None:
+            return self.substances[owner]
         known = ", ".join(sorted(sub.name for sub in self.substances.values()))
         suggestion = _did_you_mean(hits)
         raise NotFound(
@@ -170,6 +165,18 @@ class KnowledgeBase:
         }
         inner = ", ".join(f"{k}={v}" for k, v in counts.items())
         return f"KnowledgeBase(version={self.version!r}, {inner})"
+
+
+def _exact_owner(
+    name: str, by_id: Mapping[str, object], names: NameIndex
+) -> tuple[str | None, list[NameHit]]:
+    """The id ``name`` names exactly (as an id, or a normalised name), and the close hits
+    for suggestions when it names nothing."""
+    if name in by_id:
+        return name, []
+    hits = names.search(name, limit=5)
+    exact = [h for h in hits if h.how == "exact"]
+    return (exact[0].owner if exact else None), hits
 
 
 def _did_you_mean(hits: list[NameHit]) -> str:
