@@ -389,7 +389,7 @@ def knowledge_interactions(
 @handles_errors
 def knowledge_instruments(fmt: Format = FormatOption) -> None:
     """Outcome instruments: items, scoring range and licence."""
-    items = sorted(kn.kb().instruments.values(), key=lambda i: i.abbreviation)
+    items = kn.instruments()
     if fmt is Format.JSON:
         _emit_json([i.model_dump(mode="json") for i in items])
         return
@@ -411,7 +411,7 @@ def knowledge_instruments(fmt: Format = FormatOption) -> None:
 @handles_errors
 def knowledge_trials(fmt: Format = FormatOption) -> None:
     """Published trials with their arms and primary outcome."""
-    items = sorted(kn.kb().trials.values(), key=lambda t: t.name)
+    items = kn.trials()
     if fmt is Format.JSON:
         _emit_json([t.model_dump(mode="json") for t in items])
         return

@@ -124,35 +124,34 @@ class KnowledgeBase:
 
     # -- interactions -------------------------------------------------------------------
 
+    def rules(
+        self, *, substance: s.Substance | None = None, medication: s.Medication | None = None
+    ) -> list[s.Interaction]:
+        """Interaction rules that apply to ``substance`` and/or ``medication`` (every rule when
+        neither is given), most severe first. A rule applies to a medication through the
+        medication's id or any of its classes and their ancestors, and to a substance through
+        its id or any of its groups."""
+        classes = self.classes_of(medication) if medication is not None else set()
+        found = [
+            rule
+            for rule in self.interactions.values()
+            if (substance is None or _covers_substance(rule, substance))
+            and (
+                medication is None
+                or medication.id in rule.medications
+                or bool(classes & set(rule.medication_classes))
+            )
+        ]
+        return sorted(found, key=lambda r: (s.SEVERITY_ORDER[r.severity], r.id))
+
     def interactions_between(
         self, substance: s.Substance, medication: s.Medication
     ) -> list[s.Interaction]:
         """Every rule that applies to this substance and this medication, most severe first."""
-        classes = self.classes_of(medication)
-        groups = set(substance.groups)
-        found = [
-            rule
-            for rule in self.interactions.values()
-            if (substance.id in rule.substances or groups & set(rule.substance_groups))
-            and (medication.id in rule.medications or classes & set(rule.medication_classes))
-        ]
-        return sorted(found, key=lambda r: (s.SEVERITY_ORDER[r.severity], r.id))
-
-    def interactions_for_medication(self, medication: s.Medication) -> list[s.Interaction]:
-        classes = self.classes_of(medication)
-        found = [
-            rule
-            for rule in self.interactions.values()
-            if medication.id in rule.medications or classes & set(rule.medication_classes)
-        ]
-        return sorted(found, key=lambda r: (s.SEVERITY_ORDER[r.severity], r.id))
+        return self.rules(substance=substance, medication=medication)
 
     def substances_of_rule(self, rule: s.Interaction) -> list[s.Substance]:
-        return [
-            sub
-            for sub in self.substances.values()
-            if sub.id in rule.substances or set(sub.groups) & set(rule.substance_groups)
-        ]
+        return [sub for sub in self.substances.values() if _covers_substance(rule, sub)]
 
     def __repr__(self) -> str:
         counts = {
@@ -165,6 +164,12 @@ class KnowledgeBase:
         }
         inner = ", ".join(f"{k}={v}" for k, v in counts.items())
         return f"KnowledgeBase(version={self.version!r}, {inner})"
+
+
+def _covers_substance(rule: s.Interaction, substance: s.Substance) -> bool:
+    return substance.id in rule.substances or bool(
+        set(substance.groups) & set(rule.substance_groups)
+    )
 
 
 def _exact_owner(

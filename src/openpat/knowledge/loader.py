@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from openpat.errors import ConfigurationError
 from openpat.knowledge import schema as s
 from openpat.knowledge.base import KnowledgeBase
+from openpat.knowledge.names import normalise
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -378,8 +379,6 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
 
     # a brand or synonym names one generic only
     names: dict[str, tuple[str, str]] = {}
-    from openpat.knowledge.names import normalise
-
     for item, file, entry in loaded["medications"]:
         for kind, name in (
             [("generic", item.generic)]

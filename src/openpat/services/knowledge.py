@@ -280,7 +280,7 @@ def medication(name: str) -> MedicationDetail:
     apply to it."""
     base = kb()
     med = base.medication(name)
-    rules = base.interactions_for_medication(med)
+    rules = base.rules(medication=med)
     return MedicationDetail(
         medication=medication_read(med), interactions=[interaction_read(r) for r in rules]
     )
@@ -327,18 +327,19 @@ def interactions(
 ) -> list[InteractionRead]:
     """Interaction rules, optionally narrowed to a substance and/or a medication."""
     base = kb()
-    rules = list(base.interactions.values())
-    if medication_name:
-        med = base.medication(medication_name)
-        wanted = {r.id for r in base.interactions_for_medication(med)}
-        rules = [r for r in rules if r.id in wanted]
-    if substance_name:
-        sub = base.substance(substance_name)
-        rules = [
-            r for r in rules if sub.id in r.substances or set(sub.groups) & set(r.substance_groups)
-        ]
-    rules.sort(key=lambda r: (s.SEVERITY_ORDER[r.severity], r.id))
+    rules = base.rules(
+        substance=base.substance(substance_name) if substance_name else None,
+        medication=base.medication(medication_name) if medication_name else None,
+    )
     return [interaction_read(r) for r in rules]
+
+
+def instruments() -> list[s.Instrument]:
+    return sorted(kb().instruments.values(), key=lambda i: i.abbreviation.casefold())
+
+
+def trials() -> list[s.Trial]:
+    return sorted(kb().trials.values(), key=lambda t: t.name.casefold())
 
 
 def instrument(instrument_id: str) -> s.Instrument:
@@ -357,8 +358,31 @@ def trial(trial_id: str) -> s.Trial:
     return found
 
 
-def cited_ids(model: BaseModel) -> list[str]:
-    """Reference ids cited anywhere inside ``model``, in first-cited order."""
-    from openpat.knowledge.loader import citations
+def cited_ids(*items: Any) -> list[str]:
+    """Reference ids cited anywhere inside ``items`` (knowledge models cite with ``refs``,
+    read models with ``references``; lists and plain id strings are taken too), in
+    first-cited order."""
+    found: list[str] = []
 
-    return list(dict.fromkeys(ref for _, ref in citations(model)))
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                field_value = getattr(value, name)
+                if name in ("refs", "references") and isinstance(field_value, list):
+                    found.extend(field_value)
+                elif isinstance(field_value, BaseModel | list | tuple | dict):
+                    walk(field_value)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, BaseModel | list | tuple | dict):
+                    walk(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                if isinstance(item, BaseModel | list | tuple):
+                    walk(item)
+
+    for item in items:
+        walk(item)
+    return list(dict.fromkeys(found))

@@ -84,7 +84,7 @@ def get_reference(active: KnowledgeReader, reference_id: Slug) -> kn.ReferenceRe
 
 @router.get("/instruments")
 def list_instruments(active: KnowledgeReader) -> list[dict[str, Any]]:
-    return [i.model_dump(mode="json") for i in kn.kb().instruments.values()]
+    return [i.model_dump(mode="json") for i in kn.instruments()]
 
 
 @router.get("/instruments/{instrument_id}")
@@ -95,7 +95,7 @@ def get_instrument(active: KnowledgeReader, instrument_id: Slug) -> dict[str, An
 
 @router.get("/trials")
 def list_trials(active: KnowledgeReader) -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json") for t in kn.kb().trials.values()]
+    return [t.model_dump(mode="json") for t in kn.trials()]
 
 
 @router.get("/trials/{trial_id}")

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from openpat.errors import InvalidInput
 from openpat.services import knowledge as kn
@@ -22,17 +21,7 @@ Slug = Annotated[str, Path(min_length=1, max_length=100)]
 def _citations(*models: Any) -> dict[str, Any]:
     """Numbered references for the facts shown on a page: ``refnum`` maps an id to its
     number, ``reflist`` lists the references in that order (rendered at the page foot)."""
-    ids: list[str] = []
-    for model in models:
-        if isinstance(model, BaseModel):
-            ids += kn.cited_ids(model)
-        elif isinstance(model, list):
-            for item in model:
-                if isinstance(item, BaseModel):
-                    ids += kn.cited_ids(item)
-                elif isinstance(item, str):
-                    ids.append(item)
-    ordered = list(dict.fromkeys(ids))
+    ordered = kn.cited_ids(*models)
     reflist = [kn.reference(i) for i in ordered]
     by_id = {r.id: r for r in reflist}
 
@@ -72,7 +61,7 @@ def substance_page(request: Request, active: KnowledgeReader, substance_id: Slug
         sub.name,
         sub=sub,
         rules=rules,
-        **_citations(sub, [i for r in rules for i in r.references]),
+        **_citations(sub, rules),
     )
 
 
@@ -86,17 +75,6 @@ def compare_page(
     everything = kn.substances()
     chosen = ids or [s.id for s in everything]
     rows = kn.compare(chosen)
-    cited: list[str] = []
-    for row in rows:
-        for entries in row.duration.values():
-            for d in entries:
-                cited += d.references
-        for ls in row.legal_status:
-            cited += ls.references
-        for t in row.primary_targets:
-            cited += t.references
-        for e in row.notable_effects:
-            cited += e.references
     return _page(
         request,
         "knowledge/compare.html",
@@ -104,7 +82,7 @@ def compare_page(
         rows=rows,
         everything=everything,
         chosen={r.id for r in rows},
-        **_citations(cited),
+        **_citations(rows),
     )
 
 
@@ -135,18 +113,13 @@ def medications_page(
 @router.get("/medications/{medication_id}")
 def medication_page(request: Request, active: KnowledgeReader, medication_id: Slug) -> Response:
     detail = kn.medication(medication_id)
-    cited = list(detail.medication.references)
-    if detail.medication.half_life_h:
-        cited += detail.medication.half_life_h.references
-    for rule in detail.interactions:
-        cited += rule.references
     return _page(
         request,
         "knowledge/medication.html",
         detail.medication.generic,
         detail=detail,
         classes=kn.kb().medication_classes,
-        **_citations(cited),
+        **_citations(detail),
     )
 
 
@@ -164,14 +137,13 @@ def interactions_page(
         rules=rules,
         substance=substance or "",
         substances=kn.substances(),
-        **_citations([i for r in rules for i in r.references]),
+        **_citations(rules),
     )
 
 
 @router.get("/instruments")
 def instruments_page(request: Request, active: KnowledgeReader) -> Response:
-    items = sorted(kn.kb().instruments.values(), key=lambda i: i.abbreviation.casefold())
-    return _page(request, "knowledge/instruments.html", "Instruments", items=items)
+    return _page(request, "knowledge/instruments.html", "Instruments", items=kn.instruments())
 
 
 @router.get("/instruments/{instrument_id}")
@@ -182,8 +154,7 @@ def instrument_page(request: Request, active: KnowledgeReader, instrument_id: Sl
 
 @router.get("/trials")
 def trials_page(request: Request, active: KnowledgeReader) -> Response:
-    items = sorted(kn.kb().trials.values(), key=lambda t: t.name.casefold())
-    return _page(request, "knowledge/trials.html", "Published trials", items=items)
+    return _page(request, "knowledge/trials.html", "Published trials", items=kn.trials())
 
 
 @router.get("/trials/{trial_id}")
