@@ -35,6 +35,8 @@ class KnowledgeBase:
     interactions: dict[str, s.Interaction]
     instruments: dict[str, s.Instrument]
     trials: dict[str, s.Trial]
+    combinations: dict[str, s.Combination]
+    protocols: dict[str, s.Protocol]
     _medication_names: NameIndex = field(init=False, repr=False, compare=False)
     _substance_names: NameIndex = field(init=False, repr=False, compare=False)
 
@@ -150,6 +152,35 @@ class KnowledgeBase:
         """Every rule that applies to this substance and this medication, most severe first."""
         return self.rules(substance=substance, medication=medication)
 
+    def combinations_for(self, substance: s.Substance) -> list[s.Combination]:
+        """Co-medication rules that apply with ``substance``, most severe first."""
+        found = [
+            rule
+            for rule in self.combinations.values()
+            if not (rule.substances or rule.substance_groups) or _covers_substance(rule, substance)
+        ]
+        return sorted(found, key=lambda r: (s.SEVERITY_ORDER[r.severity], r.id))
+
+    def discontinuation_risks(self, medication: s.Medication) -> list[s.DiscontinuationRisk]:
+        """Risks of stopping ``medication``: its own, then its classes' (ancestors included)."""
+        risks = list(medication.discontinuation)
+        for cls in sorted(self.classes_of(medication)):
+            known = self.medication_classes.get(cls)
+            if known is not None:
+                risks += [r for r in known.discontinuation if r not in risks]
+        return risks
+
+    # -- protocols ----------------------------------------------------------------------
+
+    def protocol(self, name: str) -> s.Protocol:
+        """The shipped protocol template ``name`` (its id, case-blind)."""
+        key = normalise(name).replace(" ", "")
+        for protocol in self.protocols.values():
+            if normalise(protocol.id).replace(" ", "") == key:
+                return protocol
+        known = ", ".join(sorted(self.protocols))
+        raise NotFound(f"no protocol named {name!r}; shipped protocols: {known}")
+
     def substances_of_rule(self, rule: s.Interaction) -> list[s.Substance]:
         return [sub for sub in self.substances.values() if _covers_substance(rule, sub)]
 
@@ -166,7 +197,7 @@ class KnowledgeBase:
         return f"KnowledgeBase(version={self.version!r}, {inner})"
 
 
-def _covers_substance(rule: s.Interaction, substance: s.Substance) -> bool:
+def _covers_substance(rule: s.Interaction | s.Combination, substance: s.Substance) -> bool:
     return substance.id in rule.substances or bool(
         set(substance.groups) & set(rule.substance_groups)
     )

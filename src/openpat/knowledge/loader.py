@@ -10,6 +10,8 @@ Layout (one file per topic or entity)::
     interactions/<topic>.yaml  interactions: [...]
     instruments/<id>.yaml      instrument: {...}
     trials/<id>.yaml           trial: {...}
+    combinations/<topic>.yaml  combinations: [...]   (rules over co-medications)
+    protocols/<id>.yaml        protocol: {...}       (eligibility templates)
 
 Every problem found is reported with the file, the entry and the field, and what was
 expected; all problems are collected before raising, so a curator fixes them in one pass.
@@ -75,6 +77,8 @@ _SECTIONS: dict[str, tuple[str, type[s.Model], bool]] = {
     "interactions": ("interactions", s.Interaction, False),
     "instruments": ("instrument", s.Instrument, True),
     "trials": ("trial", s.Trial, True),
+    "combinations": ("combinations", s.Combination, False),
+    "protocols": ("protocol", s.Protocol, True),
 }
 
 
@@ -330,6 +334,8 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
     interactions = by_id("interactions")
     instruments = by_id("instruments")
     trials = by_id("trials")
+    combinations = by_id("combinations")
+    protocols = by_id("protocols")
 
     # every cited id exists
     everything: list[tuple[Any, str, str]] = [
@@ -377,6 +383,39 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
         instruments_used += [r.instrument for r in item.results if r.instrument]
         known(instruments_used, instruments, "instrument", file, entry, "instrument")
 
+    for item, file, entry in loaded["combinations"]:
+        known(item.substances, substances, "substance", file, entry, "substances")
+        known(item.substance_groups, groups, "substance group", file, entry, "substance_groups")
+        for i, needed in enumerate(item.requires):
+            where = f"requires[{i}]."
+            known(
+                needed.medication_classes,
+                classes,
+                "medication class",
+                file,
+                entry,
+                where + "medication_classes",
+            )
+            known(needed.medications, medications, "medication", file, entry, where + "medications")
+    for item, file, entry in loaded["protocols"]:
+        known([item.substance], substances, "substance", file, entry, "substance")
+        known(item.modelled_on, trials, "trial", file, entry, "modelled_on")
+        for i, rule in enumerate(item.washout_rules):
+            where = f"washout_rules[{i}]."
+            known(
+                rule.medication_classes, classes, "medication class", file, entry,
+                where + "medication_classes",
+            )
+            known(rule.medications, medications, "medication", file, entry, where + "medications")
+    for cls in classes.values():
+        for risk in cls.discontinuation:
+            for ref in risk.refs:
+                if ref not in references:
+                    reader.problem(
+                        "vocabulary.yaml", repr(cls.id), "discontinuation.refs",
+                        f"cites {ref!r}, which is not in references.yaml",
+                    )
+
     # a brand or synonym names one generic only
     names: dict[str, tuple[str, str]] = {}
     for item, file, entry in loaded["medications"]:
@@ -411,6 +450,8 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
         interactions=interactions,
         instruments=instruments,
         trials=trials,
+        combinations=combinations,
+        protocols=protocols,
     )
 
 
@@ -421,4 +462,5 @@ def _where(what: str) -> str:
         "substance": "substances/",
         "medication": "medications/",
         "instrument": "instruments/",
+        "trial": "trials/",
     }.get(what, "the data")

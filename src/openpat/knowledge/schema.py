@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -331,6 +332,23 @@ class Reference(Model):
 # --- vocabulary of classes and groups ------------------------------------------------------
 
 
+class TaperRisk(StrEnum):
+    """What stopping a medication can itself cause."""
+
+    DISCONTINUATION_SYNDROME = "discontinuation-syndrome"
+    RELAPSE = "relapse"
+    WITHDRAWAL_SEIZURES = "withdrawal-seizures"
+    REBOUND = "rebound"
+    WITHDRAWAL = "withdrawal"
+
+
+class DiscontinuationRisk(Cited):
+    """A risk of stopping or tapering a medication (why a taper must be supervised)."""
+
+    kind: TaperRisk
+    text: Text
+
+
 class MedicationClass(Model):
     """A class that medications belong to and interaction rules name."""
 
@@ -338,6 +356,7 @@ class MedicationClass(Model):
     label: ShortText
     description: Text | None = None
     parents: list[Id] = Field(default_factory=list)
+    discontinuation: list[DiscontinuationRisk] = Field(default_factory=list)
 
 
 class SubstanceGroup(Model):
@@ -542,6 +561,7 @@ class Medication(Model):
     note: Text | None = None
     evidence: Evidence | None = None
     disagreements: list[Disagreement] = Field(default_factory=list)
+    discontinuation: list[DiscontinuationRisk] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -586,6 +606,262 @@ class Interaction(Cited):
             raise ValueError("an interaction needs substances or substance_groups")
         if not (self.medication_classes or self.medications):
             raise ValueError("an interaction needs medication_classes or medications")
+        return self
+
+
+class MedicationSet(Model):
+    """Medications matched by class (descendants included) or by id."""
+
+    medication_classes: list[Id] = Field(default_factory=list)
+    medications: list[Id] = Field(default_factory=list)
+    at_least: int = Field(default=1, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> MedicationSet:
+        if not (self.medication_classes or self.medications):
+            raise ValueError("a medication set needs medication_classes or medications")
+        return self
+
+
+class Combination(Cited):
+    """A rule over the participant's own medications taken together on the dosing day
+    (two serotonergic drugs, an opioid with a benzodiazepine), optionally only with
+    certain study substances.
+
+    It fires when every set in ``requires`` is matched by at least ``at_least`` of the
+    participant's medications and, in all, at least two different medications take part.
+    """
+
+    id: Id
+    substances: list[Id] = Field(default_factory=list)
+    substance_groups: list[Id] = Field(
+        default_factory=list,
+        description="study substances this rule applies to; both lists empty: any substance",
+    )
+    requires: list[MedicationSet] = Field(min_length=1)
+    severity: Severity
+    mechanism: Text
+    consequence: Text
+    management: Management
+
+
+# --- protocols ----------------------------------------------------------------------------
+
+
+class FieldKind(StrEnum):
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    CATEGORY = "category"
+    ORDINAL = "ordinal"
+    CODES = "codes"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileField:
+    """One field of the participant profile that protocol criteria may test."""
+
+    kind: FieldKind
+    label: str
+    unit: str = ""
+    values: tuple[str, ...] = ()
+
+
+PSYCHIATRIC_CONDITIONS: tuple[str, ...] = (
+    "psychosis",
+    "schizophrenia",
+    "schizoaffective-disorder",
+    "delusional-disorder",
+    "bipolar-i",
+    "bipolar-ii",
+    "mania",
+    "borderline-personality-disorder",
+    "dissociative-identity-disorder",
+    "suicide-attempt",
+)
+
+#: The participant-profile vocabulary that protocol criteria test (the data dictionary
+#: shared by protocol files, the profile model and the batch CSV columns).
+PROFILE_FIELDS: dict[str, ProfileField] = {
+    "age_years": ProfileField(FieldKind.NUMBER, "Age at the planned dosing date", "years"),
+    "sex": ProfileField(FieldKind.CATEGORY, "Sex", values=("female", "male", "other")),
+    "pregnant": ProfileField(FieldKind.BOOLEAN, "Pregnant"),
+    "lactating": ProfileField(FieldKind.BOOLEAN, "Breastfeeding"),
+    "weight_kg": ProfileField(FieldKind.NUMBER, "Weight", "kg"),
+    "bmi": ProfileField(FieldKind.NUMBER, "Body-mass index", "kg/m²"),
+    "systolic_bp_mmhg": ProfileField(FieldKind.NUMBER, "Systolic blood pressure", "mmHg"),
+    "diastolic_bp_mmhg": ProfileField(FieldKind.NUMBER, "Diastolic blood pressure", "mmHg"),
+    "heart_rate_bpm": ProfileField(FieldKind.NUMBER, "Resting heart rate", "bpm"),
+    "qtc_ms": ProfileField(FieldKind.NUMBER, "QTc (Fridericia)", "ms"),
+    "alt_x_uln": ProfileField(FieldKind.NUMBER, "ALT", "× upper limit of normal"),
+    "ast_x_uln": ProfileField(FieldKind.NUMBER, "AST", "× upper limit of normal"),
+    "egfr": ProfileField(FieldKind.NUMBER, "eGFR", "mL/min/1.73 m²"),
+    "cssrs_ideation": ProfileField(
+        FieldKind.ORDINAL,
+        "C-SSRS most severe suicidal ideation, past 12 months (0 none to 5 with plan and intent)",
+        values=("0", "1", "2", "3", "4", "5"),
+    ),
+    "cssrs_behaviour_past_year": ProfileField(
+        FieldKind.BOOLEAN, "C-SSRS suicidal behaviour in the past 12 months"
+    ),
+    "substance_use_disorder": ProfileField(
+        FieldKind.ORDINAL,
+        "Most severe current (past 12 months) substance use disorder",
+        values=("none", "mild", "moderate", "severe"),
+    ),
+    "days_since_psychedelic_use": ProfileField(
+        FieldKind.NUMBER, "Days from the last psychedelic use to the planned dosing date", "d"
+    ),
+    "diagnoses": ProfileField(FieldKind.CODES, "Diagnoses (ICD-10 codes)"),
+    "personal_history": ProfileField(
+        FieldKind.CODES, "Personal psychiatric history", values=PSYCHIATRIC_CONDITIONS
+    ),
+    "family_history": ProfileField(
+        FieldKind.CODES,
+        "First-degree family psychiatric history",
+        values=PSYCHIATRIC_CONDITIONS,
+    ),
+}
+
+_ICD10_RE = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
+
+
+class FieldTest(Model):
+    """One test on one profile field; exactly one comparison is given.
+
+    ``at_least``/``at_most``/``below``/``above`` compare numbers and ordinals; ``equals``
+    compares booleans and categories; ``one_of`` a category; ``none_of``/``any_of`` a
+    set of codes (an ICD-10 code matches itself and every code under it: F31 matches F31.4).
+    """
+
+    field: str
+    at_least: float | str | None = None
+    at_most: float | str | None = None
+    below: float | str | None = None
+    above: float | str | None = None
+    equals: bool | str | None = None
+    one_of: list[str] | None = None
+    none_of: list[str] | None = None
+    any_of: list[str] | None = None
+
+    @property
+    def op(self) -> str:
+        return next(name for name in _TEST_OPS if getattr(self, name) is not None)
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, self.op)
+
+    @model_validator(mode="after")
+    def _one_valid_comparison(self) -> FieldTest:
+        spec = PROFILE_FIELDS.get(self.field)
+        if spec is None:
+            raise ValueError(
+                f"unknown profile field {self.field!r}; use one of: {', '.join(PROFILE_FIELDS)}"
+            )
+        given = [name for name in _TEST_OPS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_TEST_OPS)} (got {len(given)})")
+        op, operand = given[0], getattr(self, given[0])
+        allowed = _OPS_BY_KIND[spec.kind]
+        if op not in allowed:
+            raise ValueError(
+                f"{op} does not apply to {self.field} ({spec.kind.value}); use {', '.join(allowed)}"
+            )
+        if spec.kind is FieldKind.NUMBER and not isinstance(operand, int | float):
+            raise ValueError(f"{op} on {self.field} needs a number")
+        if spec.kind is FieldKind.ORDINAL and str(operand) not in spec.values:
+            raise ValueError(f"{operand!r} is not a level of {self.field}: {', '.join(spec.values)}")
+        if spec.kind is FieldKind.BOOLEAN and not isinstance(operand, bool):
+            raise ValueError(f"{self.field} is true or false")
+        values = operand if isinstance(operand, list) else [operand]
+        if spec.kind is FieldKind.CATEGORY:
+            bad = [v for v in values if v not in spec.values]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not one of {', '.join(spec.values)}")
+        if spec.kind is FieldKind.CODES:
+            for code in values:
+                if spec.values and code not in spec.values:
+                    raise ValueError(f"{code!r} is not one of {', '.join(spec.values)}")
+                if not spec.values and not _ICD10_RE.match(code):
+                    raise ValueError(f"{code!r} is not an ICD-10 code such as F43.1 or F31")
+        return self
+
+
+_TEST_OPS = ("at_least", "at_most", "below", "above", "equals", "one_of", "none_of", "any_of")
+_OPS_BY_KIND: dict[FieldKind, tuple[str, ...]] = {
+    FieldKind.NUMBER: ("at_least", "at_most", "below", "above"),
+    FieldKind.ORDINAL: ("at_least", "at_most", "below", "above"),
+    FieldKind.BOOLEAN: ("equals",),
+    FieldKind.CATEGORY: ("equals", "one_of"),
+    FieldKind.CODES: ("none_of", "any_of"),
+}
+
+
+class CriterionKind(StrEnum):
+    INCLUSION = "inclusion"
+    EXCLUSION = "exclusion"
+
+
+class Criterion(Cited):
+    """An eligibility criterion. ``tests`` state what must hold for the participant to
+    pass (all of them); an exclusion criterion is written as the absence of the excluding
+    condition. Where ``applies_when`` does not hold, the criterion is met (does not apply).
+    """
+
+    id: Id
+    kind: CriterionKind
+    text: Text
+    tests: list[FieldTest] = Field(min_length=1)
+    applies_when: FieldTest | None = None
+
+
+class WashoutRule(Cited):
+    """The protocol's own rule for medications that must be stopped before dosing."""
+
+    id: Id
+    medication_classes: list[Id] = Field(default_factory=list)
+    medications: list[Id] = Field(default_factory=list)
+    washout_days: int | None = Field(default=None, ge=0, le=3650)
+    text: Text
+
+    @model_validator(mode="after")
+    def _names_something(self) -> WashoutRule:
+        if not (self.medication_classes or self.medications):
+            raise ValueError("a washout rule needs medication_classes or medications")
+        return self
+
+
+class HalfLifeMultiple(Cited):
+    """How many elimination half-lives a washout lasts."""
+
+    value: float = Field(gt=0, le=20)
+
+
+class Protocol(Model):
+    """A protocol's eligibility template, modelled on a published trial."""
+
+    id: Id
+    title: ShortText
+    substance: Id
+    indication: ShortText
+    modelled_on: list[Id] = Field(default_factory=list, description="trial ids in trials/")
+    description: Text
+    criteria: list[Criterion] = Field(min_length=1)
+    washout_half_lives: HalfLifeMultiple
+    washout_rules: list[WashoutRule] = Field(default_factory=list)
+    refs: list[RefId] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Protocol:
+        for what, ids in [
+            ("criteria", [c.id for c in self.criteria]),
+            ("washout_rules", [r.id for r in self.washout_rules]),
+        ]:
+            seen: set[str] = set()
+            for item_id in ids:
+                if item_id in seen:
+                    raise ValueError(f"{what}: id {item_id!r} is used twice")
+                seen.add(item_id)
         return self
 
 
