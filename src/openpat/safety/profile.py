@@ -39,6 +39,23 @@ Condition = Literal[
 ]
 assert set(Condition.__args__) == set(PSYCHIATRIC_CONDITIONS)  # type: ignore[attr-defined]
 
+#: Plausible bounds of the numeric profile fields: a value outside is refused as impossible
+#: (a typing slip such as a QTc of 50 ms or a blood pressure of 400/20), not screened.
+LIMITS: dict[str, tuple[float, float]] = {
+    "age_years": (0, 120),
+    "weight_kg": (20, 400),
+    "height_cm": (100, 250),
+    "bmi": (10, 100),
+    "systolic_bp_mmhg": (60, 280),
+    "diastolic_bp_mmhg": (30, 180),
+    "heart_rate_bpm": (20, 250),
+    "qtc_ms": (250, 700),
+    "alt_x_uln": (0, 500),
+    "ast_x_uln": (0, 500),
+    "egfr": (0, 200),
+    "days_since_psychedelic_use": (0, math.inf),
+}
+
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 
@@ -67,9 +84,15 @@ class Diagnosis(_Part):
 class Vitals(_Part):
     """Seated vital signs at screening."""
 
-    systolic_bp_mmhg: float | None = Field(default=None, ge=60, le=280)
-    diastolic_bp_mmhg: float | None = Field(default=None, ge=30, le=180)
-    heart_rate_bpm: float | None = Field(default=None, ge=20, le=250)
+    systolic_bp_mmhg: float | None = Field(
+        default=None, ge=LIMITS["systolic_bp_mmhg"][0], le=LIMITS["systolic_bp_mmhg"][1]
+    )
+    diastolic_bp_mmhg: float | None = Field(
+        default=None, ge=LIMITS["diastolic_bp_mmhg"][0], le=LIMITS["diastolic_bp_mmhg"][1]
+    )
+    heart_rate_bpm: float | None = Field(
+        default=None, ge=LIMITS["heart_rate_bpm"][0], le=LIMITS["heart_rate_bpm"][1]
+    )
 
     @model_validator(mode="after")
     def _pulse_pressure(self) -> Vitals:
@@ -100,10 +123,13 @@ class Labs(_Part):
 class Cssrs(_Part):
     """The C-SSRS screen result for the past 12 months."""
 
-    ideation: int = Field(
-        ge=0, le=5, description="most severe ideation item endorsed (0 none, 5 plan and intent)"
+    ideation: int | None = Field(
+        default=None,
+        ge=0,
+        le=5,
+        description="most severe ideation item endorsed (0 none, 5 plan and intent)",
     )
-    behaviour_past_year: bool
+    behaviour_past_year: bool | None = None
 
 
 class SubstanceUse(_Part):
@@ -151,21 +177,29 @@ class Profile(_Part):
 
     participant: str | None = Field(default=None, max_length=64, description="pseudonymous id")
     assessed_on: dt.date | None = Field(default=None, description="date the data was collected")
-    age_years: float | None = Field(default=None, ge=0, le=120)
+    age_years: float | None = Field(
+        default=None, ge=LIMITS["age_years"][0], le=LIMITS["age_years"][1]
+    )
     birth_date: dt.date | None = None
     sex: Literal["female", "male", "other"] | None = None
     pregnant: bool | None = None
     lactating: bool | None = None
-    weight_kg: float | None = Field(default=None, ge=20, le=400)
-    height_cm: float | None = Field(default=None, ge=100, le=250)
-    bmi: float | None = Field(default=None, ge=10, le=100)
+    weight_kg: float | None = Field(
+        default=None, ge=LIMITS["weight_kg"][0], le=LIMITS["weight_kg"][1]
+    )
+    height_cm: float | None = Field(
+        default=None, ge=LIMITS["height_cm"][0], le=LIMITS["height_cm"][1]
+    )
+    bmi: float | None = Field(default=None, ge=LIMITS["bmi"][0], le=LIMITS["bmi"][1])
     diagnoses: list[Diagnosis] | None = Field(default=None, max_length=100)
     personal_history: list[Condition] | None = None
     family_history: list[Condition] | None = Field(
         default=None, description="first-degree relatives' psychiatric history"
     )
     vitals: Vitals | None = None
-    qtc_ms: float | None = Field(default=None, ge=250, le=700, description="QTcF, ms")
+    qtc_ms: float | None = Field(
+        default=None, ge=LIMITS["qtc_ms"][0], le=LIMITS["qtc_ms"][1], description="QTcF, ms"
+    )
     labs: Labs | None = None
     cssrs: Cssrs | None = None
     substance_use: SubstanceUse | None = None
@@ -228,6 +262,7 @@ class Profile(_Part):
         vitals = self.vitals or Vitals()
         labs = self.labs or Labs()
         use = self.substance_use or SubstanceUse()
+        cssrs = self.cssrs or Cssrs()
         days_since: float | None = None
         if use.never_used_psychedelics:
             days_since = math.inf
@@ -247,8 +282,8 @@ class Profile(_Part):
             "alt_x_uln": _ratio(labs.alt_u_per_l, labs.alt_uln_u_per_l),
             "ast_x_uln": _ratio(labs.ast_u_per_l, labs.ast_uln_u_per_l),
             "egfr": labs.egfr,
-            "cssrs_ideation": str(self.cssrs.ideation) if self.cssrs else None,
-            "cssrs_behaviour_past_year": self.cssrs.behaviour_past_year if self.cssrs else None,
+            "cssrs_ideation": None if cssrs.ideation is None else str(cssrs.ideation),
+            "cssrs_behaviour_past_year": cssrs.behaviour_past_year,
             "substance_use_disorder": use.disorder,
             "days_since_psychedelic_use": days_since,
             "diagnoses": _codes([d.code for d in self.diagnoses])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -145,7 +145,8 @@ def plan_medication(
     if not must_stop:
         washout_days, basis, detail, refs = 0, "none", "not required", ()
     elif candidates:
-        days, _, basis, detail, refs = max(candidates, key=lambda c: (c[0], -c[1]))
+        # on a tie the protocol's own rule is named first, then an interaction rule
+        days, _, basis, detail, refs = max(candidates, key=lambda c: (c[0], c[1]))
         washout_days = days
         if half_life is None:
             detail += "; its half-life is not in the knowledge base, so the half-life rule "
@@ -200,6 +201,12 @@ class Planner:
         if found is None:
             found = _resolve(self.kb, name)
             self._names[key] = found
+        if isinstance(found, Unresolved) and found.as_entered != name:
+            found = replace(
+                found,
+                as_entered=name,
+                message=found.message.replace(repr(found.as_entered), repr(name)),
+            )
         return found
 
     def plan(self, medication: s.Medication) -> MedicationPlan:
@@ -459,10 +466,13 @@ def _assemble(
         elif c.status == "missing":
             worse(Verdict.NEEDS_INFORMATION, f"criterion {c.id}: {c.reason}")
 
-    unresolved = sorted(
-        {r.as_entered.casefold(): r for _, r in meds if isinstance(r, Unresolved)}.values(),
-        key=lambda u: u.as_entered.casefold(),
-    )
+    by_spelling: dict[str, Unresolved] = {}
+    for _, found in meds:
+        if isinstance(found, Unresolved):
+            key = found.as_entered.casefold()
+            if key not in by_spelling or found.as_entered < by_spelling[key].as_entered:
+                by_spelling[key] = found
+    unresolved = [by_spelling[key] for key in sorted(by_spelling)]
     for u in unresolved:
         worse(Verdict.NEEDS_INFORMATION, f"medication {u.as_entered!r} is not recognised")
 
@@ -571,12 +581,21 @@ def _assemble(
             earliest = max([planned, *(e for e in ends if e is not None)])
     severity_rank = {sev.value: rank for sev, rank in s.SEVERITY_ORDER.items()}
     findings.sort(
-        key=lambda f: (severity_rank[f.severity], f.medication, f.rule, f.as_entered.casefold())
+        key=lambda f: (
+            severity_rank[f.severity],
+            f.medication,
+            f.rule,
+            f.as_entered.casefold(),
+            f.as_entered,
+        )
     )
-    findings = list({(f.rule, f.medication): f for f in findings}.values())
+    first_finding: dict[tuple[str, str], InteractionFinding] = {}
+    for finding in findings:
+        first_finding.setdefault((finding.rule, finding.medication), finding)
+    findings = list(first_finding.values())
     return ScreeningReport(
         verdict=verdict,
-        reasons=tuple(dict.fromkeys(r for _, r in sorted(reasons, key=lambda x: -x[0]))),
+        reasons=tuple(dict.fromkeys(r for _, r in sorted(reasons, key=lambda x: (-x[0], x[1])))),
         protocol=planner.protocol.id,
         protocol_title=planner.protocol.title,
         substance=planner.substance.id,
@@ -586,13 +605,13 @@ def _assemble(
         screened_on=screened_on,  # type: ignore[arg-type]
         earliest_dosing_date=earliest,
         criteria=criteria,
-        medications=tuple(
-            sorted(med_results, key=lambda m: (m.as_entered.casefold(), str(m.dose), str(m.since)))
-        ),
+        medications=tuple(sorted(med_results, key=lambda m: (m.as_entered.casefold(), repr(m)))),
         interactions=tuple(findings),
         combinations=tuple(sorted(combos, key=lambda c: (severity_rank[c.severity], c.rule))),
         washout=tuple(
-            sorted(_merge_steps(steps), key=lambda w: (w.medication, w.as_entered.casefold()))
+            sorted(
+                _merge_steps(steps), key=lambda w: (w.medication, w.as_entered.casefold(), repr(w))
+            )
         ),
         taper_warnings=tuple(sorted(set(warnings), key=lambda t: (t.medication, t.kind, t.text))),
         unresolved=tuple(unresolved),
@@ -632,13 +651,16 @@ def _washout_step(
     days = plan.washout_days
     last_dose_by = planned - dt.timedelta(days=days) if days is not None else None
     completes_on = None
-    if days is None:
-        status = "cannot-date"
-    elif entry.last_dose is not None:
-        completes_on = entry.last_dose + dt.timedelta(days=days)
-        status = "complete" if completes_on <= planned else "still-washing-out"
+    if entry.last_dose is not None:
+        if days is None:
+            status = "cannot-date"
+        else:
+            completes_on = entry.last_dose + dt.timedelta(days=days)
+            status = "complete" if completes_on <= planned else "still-washing-out"
     elif entry.taper_allowed is False:
         status = "taper-not-allowed"
+    elif days is None:
+        status = "cannot-date"
     elif entry.taper_allowed is None:
         status = "ask-prescriber"
     else:
