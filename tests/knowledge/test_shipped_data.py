@@ -62,6 +62,9 @@ def everything(kb: KnowledgeBase) -> list[BaseModel]:
         *kb.interactions.values(),
         *kb.instruments.values(),
         *kb.trials.values(),
+        *kb.combinations.values(),
+        *kb.protocols.values(),
+        *kb.medication_classes.values(),
     ]
 
 

@@ -103,19 +103,35 @@ def test_cssrs_ideation_with_intent_excludes():
 
 
 def test_substance_use_disorder_levels_are_ordered():
-    assert status(run(substance_use={"disorder": "mild", "never_used_psychedelics": True}),
-                  "no-sud") == "met"
-    assert status(run(substance_use={"disorder": "moderate", "never_used_psychedelics": True}),
-                  "no-sud") == "not-met"
+    assert (
+        status(run(substance_use={"disorder": "mild", "never_used_psychedelics": True}), "no-sud")
+        == "met"
+    )
+    assert (
+        status(
+            run(substance_use={"disorder": "moderate", "never_used_psychedelics": True}), "no-sud"
+        )
+        == "not-met"
+    )
 
 
 def test_psychedelic_use_counts_days_to_the_dosing_date():
     recent = DOSING - dt.timedelta(days=182)
     older = DOSING - dt.timedelta(days=183)
-    assert status(run(substance_use={"disorder": "none", "last_psychedelic_use": str(recent)}),
-                  "no-recent-psychedelic") == "not-met"
-    assert status(run(substance_use={"disorder": "none", "last_psychedelic_use": str(older)}),
-                  "no-recent-psychedelic") == "met"
+    assert (
+        status(
+            run(substance_use={"disorder": "none", "last_psychedelic_use": str(recent)}),
+            "no-recent-psychedelic",
+        )
+        == "not-met"
+    )
+    assert (
+        status(
+            run(substance_use={"disorder": "none", "last_psychedelic_use": str(older)}),
+            "no-recent-psychedelic",
+        )
+        == "met"
+    )
 
 
 def test_age_from_birth_date_is_taken_at_the_dosing_date():
@@ -172,7 +188,10 @@ def test_too_soon_when_the_washout_cannot_finish_before_the_dosing_date():
     soon = TODAY + dt.timedelta(days=20)
     report = safety.screen(
         eligible_profile(medications=[{"name": "fluoxetine", "taper_allowed": True}]),
-        PROTOCOL, None, soon, today=TODAY,
+        PROTOCOL,
+        None,
+        soon,
+        today=TODAY,
     )
     step = report.washout[0]
     assert step.status == "too-soon" and step.last_dose_by < TODAY
@@ -264,8 +283,7 @@ def test_medication_started_after_the_dosing_date_is_refused():
 
 def test_dosing_date_before_the_screening_date_is_refused():
     with pytest.raises(InvalidInput, match="planned_dosing_date"):
-        safety.screen(eligible_profile(), PROTOCOL, None, TODAY - dt.timedelta(days=1),
-                      today=TODAY)
+        safety.screen(eligible_profile(), PROTOCOL, None, TODAY - dt.timedelta(days=1), today=TODAY)
 
 
 def test_substance_other_than_the_protocols_is_refused():
@@ -277,3 +295,8 @@ def test_unknown_protocol_name_is_refused_with_the_shipped_list():
     with pytest.raises(InvalidInput) as caught:
         safety.screen(eligible_profile(), "no-such-protocol", None, DOSING)
     assert caught.value.fields[0].field == "protocol"
+
+
+def test_history_terms_match_exactly_so_bipolar_ii_is_not_bipolar_i():
+    assert status(run(personal_history=["bipolar-ii"]), "no-psychosis") == "met"
+    assert status(run(personal_history=["bipolar-i"]), "no-psychosis") == "not-met"

@@ -19,12 +19,38 @@ PROTOCOLS = [engine_protocol(KB)] + [KB.protocols[p] for p in sorted(KB.protocol
 TODAY = dt.date(2026, 11, 23)
 
 MEDICATION_NAMES = [
-    "sertraline", "Prozac", "fluoxetine", "lithium", "tramadol", "phenelzine", "bupropion",
-    "lamotrigine", "haloperidol", "risperidone", "zolpidem", "metoprolol", "alprazolam",
-    "oxycodone", "dextromethorphan", "methylphenidate", "St John's wort", "venlafaxine",
-    "paroxetine", "moclobemide", "selegiline", "quetiapine", "clonidine", "citalopram",
-    "mirtazapine", "trazodone", "amitriptyline", "ritonavir", "clarithromycin", "Zoloft",
-    "sertralin", "no-such-drug",
+    "sertraline",
+    "Prozac",
+    "fluoxetine",
+    "lithium",
+    "tramadol",
+    "phenelzine",
+    "bupropion",
+    "lamotrigine",
+    "haloperidol",
+    "risperidone",
+    "zolpidem",
+    "metoprolol",
+    "alprazolam",
+    "oxycodone",
+    "dextromethorphan",
+    "methylphenidate",
+    "St John's wort",
+    "venlafaxine",
+    "paroxetine",
+    "moclobemide",
+    "selegiline",
+    "quetiapine",
+    "clonidine",
+    "citalopram",
+    "mirtazapine",
+    "trazodone",
+    "amitriptyline",
+    "ritonavir",
+    "clarithromycin",
+    "Zoloft",
+    "sertralin",
+    "no-such-drug",
 ]
 
 medication = st.builds(
@@ -64,15 +90,11 @@ def screen(profile: dict, protocol, days_ahead: int) -> safety.ScreeningReport:
     )
 
 
-common = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+common = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @common
-@given(
-    protocol=st.sampled_from(PROTOCOLS), profile=profiles, extra=medication, days=dosing_offsets
-)
+@given(protocol=st.sampled_from(PROTOCOLS), profile=profiles, extra=medication, days=dosing_offsets)
 def test_adding_a_medication_never_improves_the_verdict(protocol, profile, extra, days):
     before = screen(profile, protocol, days)
     after = screen({**profile, "medications": [*profile["medications"], extra]}, protocol, days)
@@ -80,9 +102,7 @@ def test_adding_a_medication_never_improves_the_verdict(protocol, profile, extra
 
 
 @common
-@given(
-    protocol=st.sampled_from(PROTOCOLS), profile=profiles, data=st.data(), days=dosing_offsets
-)
+@given(protocol=st.sampled_from(PROTOCOLS), profile=profiles, data=st.data(), days=dosing_offsets)
 def test_the_order_of_medications_never_changes_the_report(protocol, profile, data, days):
     shuffled = data.draw(st.permutations(profile["medications"]))
     first = screen(profile, protocol, days)

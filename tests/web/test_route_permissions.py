@@ -134,6 +134,7 @@ KNOWLEDGE_IDS = {
     "reference_id": "eckernas-2022",
     "instrument_id": "madrs",
     "trial_id": "mapp1",
+    "protocol_id": "spl026-dmt-mdd",
 }
 
 
@@ -148,6 +149,7 @@ class DemoIds:
             "study_id": self.study_id,
             "participant_id": self.participant_id,
             "user_id": self.user_id,
+            "screening_id": 1,
             **KNOWLEDGE_IDS,
         }
         path = endpoint.path

@@ -206,3 +206,58 @@ def build_demo_study(*, rng: np.random.Generator, today: dt.date) -> DemoStudy:
         site_country="GB",
         participants=tuple(participants),
     )
+
+
+DEMO_PROTOCOL = "spl026-dmt-mdd"
+
+
+def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.date]]:
+    """Synthetic screening profiles for the first demo participants: (participant index,
+    profile, planned dosing date). One is fine after an SSRI washout, one takes lithium
+    that may not be stopped, one has details still to collect."""
+    dosing = today + dt.timedelta(days=42)
+    base: dict[str, object] = {
+        "age_years": 38,
+        "sex": "female",
+        "pregnant": False,
+        "lactating": False,
+        "weight_kg": 68,
+        "height_cm": 170,
+        "diagnoses": [{"code": "F33.1", "label": "Recurrent depressive disorder, moderate"}],
+        "personal_history": [],
+        "family_history": [],
+        "vitals": {"systolic_bp_mmhg": 124, "diastolic_bp_mmhg": 78, "heart_rate_bpm": 68},
+        "qtc_ms": 412,
+        "labs": {
+            "alt_u_per_l": 24,
+            "alt_uln_u_per_l": 40,
+            "ast_u_per_l": 22,
+            "ast_uln_u_per_l": 40,
+            "egfr": 96,
+        },
+        "cssrs": {"ideation": 1, "behaviour_past_year": False},
+        "substance_use": {"disorder": "none", "never_used_psychedelics": True},
+    }
+    sertraline = {
+        "name": "Zoloft",
+        "dose": 100,
+        "unit": "mg",
+        "since": str(today - dt.timedelta(days=400)),
+        "taper_allowed": True,
+    }
+    lithium = {"name": "lithium carbonate", "dose": 800, "unit": "mg", "taper_allowed": False}
+    return [
+        (0, {**base, "medications": [sertraline]}, dosing),
+        (
+            1,
+            {
+                **base,
+                "sex": "male",
+                "pregnant": None,
+                "lactating": None,
+                "medications": [lithium, {"name": "metoprolol", "dose": 50, "unit": "mg"}],
+            },
+            dosing,
+        ),
+        (2, {**base, "qtc_ms": None, "medications": [{"name": "sertralin"}]}, dosing),
+    ]

@@ -403,7 +403,11 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
         for i, rule in enumerate(item.washout_rules):
             where = f"washout_rules[{i}]."
             known(
-                rule.medication_classes, classes, "medication class", file, entry,
+                rule.medication_classes,
+                classes,
+                "medication class",
+                file,
+                entry,
                 where + "medication_classes",
             )
             known(rule.medications, medications, "medication", file, entry, where + "medications")
@@ -412,7 +416,9 @@ def load(data_dir: Path | str | None = None) -> KnowledgeBase:
             for ref in risk.refs:
                 if ref not in references:
                     reader.problem(
-                        "vocabulary.yaml", repr(cls.id), "discontinuation.refs",
+                        "vocabulary.yaml",
+                        repr(cls.id),
+                        "discontinuation.refs",
                         f"cites {ref!r}, which is not in references.yaml",
                     )
 

@@ -697,7 +697,7 @@ PROFILE_FIELDS: dict[str, ProfileField] = {
     "egfr": ProfileField(FieldKind.NUMBER, "eGFR", "mL/min/1.73 m²"),
     "cssrs_ideation": ProfileField(
         FieldKind.ORDINAL,
-        "C-SSRS most severe suicidal ideation, past 12 months (0 none to 5 with plan and intent)",
+        "C-SSRS worst suicidal ideation in the past 12 months (0 none to 5 with plan and intent)",
         values=("0", "1", "2", "3", "4", "5"),
     ),
     "cssrs_behaviour_past_year": ProfileField(
@@ -770,7 +770,8 @@ class FieldTest(Model):
         if spec.kind is FieldKind.NUMBER and not isinstance(operand, int | float):
             raise ValueError(f"{op} on {self.field} needs a number")
         if spec.kind is FieldKind.ORDINAL and str(operand) not in spec.values:
-            raise ValueError(f"{operand!r} is not a level of {self.field}: {', '.join(spec.values)}")
+            levels = ", ".join(spec.values)
+            raise ValueError(f"{operand!r} is not a level of {self.field}: {levels}")
         if spec.kind is FieldKind.BOOLEAN and not isinstance(operand, bool):
             raise ValueError(f"{self.field} is true or false")
         values = operand if isinstance(operand, list) else [operand]

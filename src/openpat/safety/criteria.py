@@ -116,9 +116,12 @@ def _text_status(
         )
     elif kind is FieldKind.CATEGORY:
         ok = text == operand if op == "equals" else text in operand
-    else:  # code sets: an ICD-10 code matches itself and the codes under it
+    else:
         codes = [c for c in text.split(";") if c]
-        hit = any(code.startswith(wanted) for code in codes for wanted in operand)
+        if levels:  # a fixed vocabulary (psychiatric history): exact terms only
+            hit = any(code in operand for code in codes)
+        else:  # ICD-10: a code matches itself and the codes under it (F31 matches F31.4)
+            hit = any(code.startswith(wanted) for code in codes for wanted in operand)
         ok = not hit if op == "none_of" else hit
     return MET if ok else NOT_MET
 

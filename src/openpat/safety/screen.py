@@ -410,8 +410,8 @@ def _criterion_result(
         columns = {f: column([facts[f]], f) for f in shown_fields}
         failing = [t for t in tests if int(evaluate_test(t, columns)[0]) == NOT_MET]
         reason = "; ".join(
-            f"{PROFILE_FIELDS[t.field].label}: {describe_value(t.field, facts[t.field])}, "
-            f"must be {_requirement(t)}"
+            f"{PROFILE_FIELDS[t.field].label}: {describe_value(t.field, facts[t.field])}; "
+            f"required: {describe_test(t)}"
             for t in failing
         )
     else:
@@ -427,12 +427,6 @@ def _criterion_result(
         values=values,
         references=tuple(criterion.refs),
     )
-
-
-def _requirement(test: s.FieldTest) -> str:
-    text = describe_test(test)
-    label = PROFILE_FIELDS[test.field].label.split(",")[0].lower()
-    return text.removeprefix(label).strip()
 
 
 def _medication_results(

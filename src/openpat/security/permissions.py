@@ -49,6 +49,7 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"
     SELF_SERVICE = "self.service"  # a participant's own pages
     KNOWLEDGE_READ = "knowledge.read"  # the cited knowledge base (reference data, no PHI)
+    SCREENING_WRITE = "screening.write"  # run and keep eligibility screenings
 
 
 _STAFF = {
@@ -70,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PARTICIPANT_WRITE,
             Permission.IDENTITY_READ,
             Permission.IDENTITY_WRITE,
+            Permission.SCREENING_WRITE,
         }
     ),
     Role.COORDINATOR: frozenset(
@@ -79,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PARTICIPANT_WRITE,
             Permission.IDENTITY_READ,
             Permission.IDENTITY_WRITE,
+            Permission.SCREENING_WRITE,
         }
     ),
     Role.FACILITATOR: frozenset(_STAFF | {Permission.PARTICIPANT_READ}),

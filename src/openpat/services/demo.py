@@ -9,15 +9,17 @@ from argon2 import PasswordHasher
 
 from openpat.demo import (
     DEMO_ACCOUNTS,
+    DEMO_PROTOCOL,
     DEMO_SEED,
     DEMO_SITE_TIMEZONE,
     DEMO_STUDY_CODE,
     build_demo_study,
     demo_password,
+    demo_screenings,
 )
 from openpat.errors import RuleViolation
 from openpat.security import Principal, Role
-from openpat.services import participants, studies, users
+from openpat.services import participants, screening, studies, users
 from openpat.services.participants import IdentityIn, ParticipantCreate, Sex, StatusChange
 from openpat.services.studies import SiteCreate, StudyCreate, today_at_site
 from openpat.services.users import MembershipIn, UserCreate
@@ -100,6 +102,19 @@ def load_demo(
                 principal=system,
                 participant_id=created.id,
                 change=StatusChange(status=step.status, on_date=step.on_date, reason=step.reason),
+            )
+    today = today_at_site(DEMO_SITE_TIMEZONE, uow.now())
+    for index, profile, dosing in demo_screenings(today):
+        with uow.reason("demo eligibility screening"):
+            screening.create_screening(
+                uow=uow,
+                principal=system,
+                screening_in=screening.ScreeningCreate(
+                    participant_id=participant_ids[index],
+                    protocol=DEMO_PROTOCOL,
+                    planned_dosing_date=dosing,
+                    profile=profile,
+                ),
             )
     # The participant login belongs to someone in follow-up, who has a record to look at.
     follow_up = next(

@@ -195,6 +195,36 @@ class Participant(Base):
         return self.id
 
 
+class Screening(Base):
+    """An eligibility screening as run: the profile entered and the full report, with the
+    knowledge-base version and hash it was computed from, so it can be reproduced."""
+
+    __tablename__ = "screenings"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    protocol: Mapped[str] = mapped_column(String(80))
+    substance: Mapped[str] = mapped_column(String(80))
+    planned_dosing_date: Mapped[dt.date] = mapped_column(Date)
+    screened_on: Mapped[dt.date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(30))
+    earliest_dosing_date: Mapped[dt.date | None] = mapped_column(Date)
+    profile_json: Mapped[str] = mapped_column(Text)
+    report_json: Mapped[str] = mapped_column(Text)
+    knowledge_version: Mapped[str] = mapped_column(String(40))
+    knowledge_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
 class ParticipantIdentity(Base):
     """Direct identifiers, kept apart; only roles with identity access may read them."""
 

@@ -19,6 +19,7 @@ from openpat.store.audit import Actor
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
 from openpat.store.repositories.participants import ParticipantRepository
+from openpat.store.repositories.screenings import ScreeningRepository
 from openpat.store.repositories.studies import SiteRepository, StudyRepository
 from openpat.store.repositories.users import UserRepository
 
@@ -28,6 +29,7 @@ class UnitOfWork:
     sites: SiteRepository
     users: UserRepository
     participants: ParticipantRepository
+    screenings: ScreeningRepository
     audit: AuditRepository
     auth: AuthRepository
 
@@ -58,6 +60,7 @@ class UnitOfWork:
         self.sites = SiteRepository(session)
         self.users = UserRepository(session)
         self.participants = ParticipantRepository(session)
+        self.screenings = ScreeningRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
         return self

@@ -19,6 +19,7 @@ from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import participants as participants_api
+from openpat.web.api import screening as screening_api
 from openpat.web.api import studies as studies_api
 from openpat.web.api import system
 from openpat.web.api import users as users_api
@@ -27,6 +28,7 @@ from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
 from openpat.web.pages import participants as participant_pages
+from openpat.web.pages import screening as screening_pages
 from openpat.web.pages import studies as study_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -81,8 +83,24 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(system.router)
-    for api in (auth_api, studies_api, participants_api, audit_api, users_api, knowledge_api):
+    for api in (
+        auth_api,
+        studies_api,
+        participants_api,
+        audit_api,
+        users_api,
+        knowledge_api,
+        screening_api,
+    ):
         app.include_router(api.router, prefix="/api/v1")
-    for pages in (auth_pages, study_pages, participant_pages, knowledge_pages, admin, me):
+    for pages in (
+        auth_pages,
+        study_pages,
+        participant_pages,
+        knowledge_pages,
+        screening_pages,
+        admin,
+        me,
+    ):
         app.include_router(pages.router)
     return app

@@ -130,6 +130,7 @@ IdentityWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.IDENTI
 AuditReader = Annotated[auth.ActiveSession, Depends(Require(Permission.AUDIT_READ))]
 UserManager = Annotated[auth.ActiveSession, Depends(Require(Permission.USER_MANAGE))]
 KnowledgeReader = Annotated[auth.ActiveSession, Depends(Require(Permission.KNOWLEDGE_READ))]
+ScreeningWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.SCREENING_WRITE))]
 SelfService = Annotated[auth.ActiveSession, Depends(Require(Permission.SELF_SERVICE))]
 
 

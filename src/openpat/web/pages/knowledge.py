@@ -21,7 +21,11 @@ Slug = Annotated[str, Path(min_length=1, max_length=100)]
 def _citations(*models: Any) -> dict[str, Any]:
     """Numbered references for the facts shown on a page: ``refnum`` maps an id to its
     number, ``reflist`` lists the references in that order (rendered at the page foot)."""
-    ordered = kn.cited_ids(*models)
+    return citations_context(kn.cited_ids(*models))
+
+
+def citations_context(ordered: list[str]) -> dict[str, Any]:
+    """The ``cite``/``reflist_section`` macros' context for these reference ids, in order."""
     reflist = [kn.reference(i) for i in ordered]
     by_id = {r.id: r for r in reflist}
 
