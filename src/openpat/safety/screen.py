@@ -142,6 +142,12 @@ def plan_medication(
                     tuple(rule.refs),
                 )
             )
+    undated_exclusions = [
+        r.id
+        for r in stop_rules
+        if r.management.action == s.Action.EXCLUDE
+        and not (r.management.washout_days or r.management.washout_half_lives)
+    ]
     if not must_stop:
         washout_days, basis, detail, refs = 0, "none", "not required", ()
     elif candidates:
@@ -156,6 +162,12 @@ def plan_medication(
         detail = (
             "its half-life is not in the knowledge base and no fixed washout applies; "
             "a pharmacist must set the washout"
+        )
+    if must_stop and undated_exclusions:
+        # the rule says the combination must not happen but gives no validated interval
+        detail += (
+            f"; {', '.join(undated_exclusions)} gives no validated washout interval, so this is "
+            "a minimum the investigator must confirm"
         )
     return MedicationPlan(
         medication=medication,
