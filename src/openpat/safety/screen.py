@@ -584,7 +584,8 @@ def _assemble(
     if verdict is Verdict.ELIGIBLE_AFTER_WASHOUT:
         ends = [w.completes_on for w in steps if w.status != "complete"]
         if ends and all(end is not None for end in ends):
-            earliest = max([planned, *(e for e in ends if e is not None)])
+            # the first day every washout is complete (may be before the planned date)
+            earliest = max(e for e in ends if e is not None)
     severity_rank = {sev.value: rank for sev, rank in s.SEVERITY_ORDER.items()}
     findings.sort(
         key=lambda f: (

@@ -47,6 +47,7 @@ def _form(
             "values": values,
             "med_rows": [meds[i] if i < len(meds) else {} for i in range(rows)],
             "errors": errors or [],
+            "fresh": errors is None,
         },
         status_code=status_code,
     )
