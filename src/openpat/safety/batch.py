@@ -32,10 +32,9 @@ from openpat.knowledge import schema as s
 from openpat.knowledge.base import KnowledgeBase
 from openpat.safety.criteria import MISSING, NOT_MET, evaluate
 from openpat.safety.profile import LIMITS, Diagnosis, Profile
-from openpat.safety.report import Verdict
+from openpat.safety.report import Unresolved, Verdict
 from openpat.safety.screen import (
     Planner,
-    Unresolved,
     _as_protocol,
     _as_substance,
 )
@@ -210,7 +209,7 @@ def _numbers(raw: pd.Series, name: str) -> npt.NDArray[np.float64]:
         row = int(np.flatnonzero(out_of_range)[0])
         raise _bad(name, row, raw.iloc[row], f"a value from {low:g} to {high:g}")
     values[is_never] = np.inf
-    return values
+    return np.asarray(values, dtype=float)
 
 
 def _booleans(raw: pd.Series, name: str) -> npt.NDArray[np.float64]:
@@ -237,7 +236,7 @@ def _levels(raw: pd.Series, name: str, levels: tuple[str, ...]) -> npt.NDArray[A
         wrong = next(u for u, b in zip(uniques, bad, strict=True) if b)
         row = int(np.flatnonzero(values == wrong)[0])
         raise _bad(name, row, raw.iloc[row], f"one of {', '.join(levels)}")
-    return values
+    return np.asarray(values, dtype=object)
 
 
 def _uniques_mask(values: npt.NDArray[Any]) -> list[Any]:
@@ -279,7 +278,7 @@ def _text_column(table: pd.DataFrame, name: str) -> npt.NDArray[Any]:
         return np.full(len(table), None, dtype=object)
     values = table[name].astype("string").str.strip().to_numpy(dtype=object, na_value=None)
     values[values == ""] = None
-    return values
+    return np.asarray(values, dtype=object)
 
 
 def _taper_column(table: pd.DataFrame) -> npt.NDArray[np.float64]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -313,6 +314,6 @@ def _ratio(value: float | None, uln: float | None) -> float | None:
     return value / uln
 
 
-def _codes(values: list[str]) -> str:
+def _codes(values: Sequence[str]) -> str:
     """A code set as canonical text: sorted, unique, ``;``-joined (empty set: ``""``)."""
     return ";".join(sorted(set(values)))

@@ -150,7 +150,8 @@ class ScreeningReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO text)."""
-        return _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        data: dict[str, Any] = _jsonable({f.name: getattr(self, f.name) for f in fields(self)})
+        return data
 
     def summary(self) -> str:
         """The report as plain text, for a terminal or a printout."""

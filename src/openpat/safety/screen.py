@@ -148,6 +148,8 @@ def plan_medication(
         if r.management.action == s.Action.EXCLUDE
         and not (r.management.washout_days or r.management.washout_half_lives)
     ]
+    washout_days: int | None
+    refs: tuple[str, ...]
     if not must_stop:
         washout_days, basis, detail, refs = 0, "none", "not required", ()
     elif candidates:
@@ -158,7 +160,7 @@ def plan_medication(
             detail += "; its half-life is not in the knowledge base, so the half-life rule "
             detail += "could not be checked (confirm with a pharmacist)"
     else:
-        washout_days, basis, refs = None, "unknown", ()  # type: ignore[assignment]
+        washout_days, basis, refs = None, "unknown", ()
         detail = (
             "its half-life is not in the knowledge base and no fixed washout applies; "
             "a pharmacist must set the washout"
@@ -556,28 +558,28 @@ def _assemble(
                     )
                 )
     combos: list[CombinationFinding] = []
-    for rule in kb.combinations_for(planner.substance):
-        involved = combination_matches(rule, continuing)
+    for combination in kb.combinations_for(planner.substance):
+        involved = combination_matches(combination, continuing)
         if involved is None:
             continue
         names = tuple(generic_of[i] for i in involved)
         combos.append(
             CombinationFinding(
-                rule=rule.id,
+                rule=combination.id,
                 medications=names,
-                severity=rule.severity.value,
-                mechanism=rule.mechanism,
-                consequence=rule.consequence,
-                action=rule.management.action.value,
-                management=rule.management.text,
-                evidence=rule.evidence.value if rule.evidence else None,
-                references=tuple(rule.refs),
+                severity=combination.severity.value,
+                mechanism=combination.mechanism,
+                consequence=combination.consequence,
+                action=combination.management.action.value,
+                management=combination.management.text,
+                evidence=combination.evidence.value if combination.evidence else None,
+                references=tuple(combination.refs),
             )
         )
-        if rule.management.action in _STOP_ACTIONS:
+        if combination.management.action in _STOP_ACTIONS:
             worse(
                 Verdict.INELIGIBLE,
-                f"taken together on the dosing day, {', '.join(names)}: {rule.consequence}",
+                f"taken together on the dosing day, {', '.join(names)}: {combination.consequence}",
             )
 
     earliest = None

@@ -145,7 +145,7 @@ async def create_screening(request: Request, active: ScreeningWriter, uow: UowDe
         body = ScreeningCreate(
             participant_id=form.get("participant_id") or 0,
             protocol=form.get("protocol", ""),
-            planned_dosing_date=form.get("planned_dosing_date") or None,  # type: ignore[arg-type]
+            planned_dosing_date=form.get("planned_dosing_date") or None,
             profile=profile,
         )
         with uow.reason("eligibility screening"):
