@@ -26,13 +26,46 @@ PROTOCOL = "spl026-dmt-mdd"
 DOSING = dt.date(2027, 3, 1)
 TODAY = dt.date(2026, 11, 23)
 MEDICATIONS = [
-    "sertraline", "Zoloft", "fluoxetine", "Prozac", "citalopram", "escitalopram",
-    "venlafaxine", "duloxetine", "bupropion", "mirtazapine", "trazodone", "amitriptyline",
-    "lithium", "lamotrigine", "quetiapine", "aripiprazole", "risperidone", "olanzapine",
-    "alprazolam", "lorazepam", "clonazepam", "zolpidem", "gabapentin", "pregabalin",
-    "tramadol", "oxycodone", "methylphenidate", "metoprolol", "propranolol", "clonidine",
-    "levothyroxine", "phenelzine", "moclobemide", "selegiline", "ritonavir",
-    "clarithromycin", "dextromethorphan", "St John's wort", "sertralin", "metoprolo",
+    "sertraline",
+    "Zoloft",
+    "fluoxetine",
+    "Prozac",
+    "citalopram",
+    "escitalopram",
+    "venlafaxine",
+    "duloxetine",
+    "bupropion",
+    "mirtazapine",
+    "trazodone",
+    "amitriptyline",
+    "lithium",
+    "lamotrigine",
+    "quetiapine",
+    "aripiprazole",
+    "risperidone",
+    "olanzapine",
+    "alprazolam",
+    "lorazepam",
+    "clonazepam",
+    "zolpidem",
+    "gabapentin",
+    "pregabalin",
+    "tramadol",
+    "oxycodone",
+    "methylphenidate",
+    "metoprolol",
+    "propranolol",
+    "clonidine",
+    "levothyroxine",
+    "phenelzine",
+    "moclobemide",
+    "selegiline",
+    "ritonavir",
+    "clarithromycin",
+    "dextromethorphan",
+    "St John's wort",
+    "sertralin",
+    "metoprolo",
 ]
 
 
@@ -52,13 +85,19 @@ def candidates(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "participant": [f"C{i:06d}" for i in range(n)],
             "age_years": maybe(rng.integers(18, 80, n)),
             "sex": sex,
-            "pregnant": np.where(sex == "female", rng.choice(["no", "yes"], n, p=[0.98, 0.02]), None),
+            "pregnant": np.where(
+                sex == "female", rng.choice(["no", "yes"], n, p=[0.98, 0.02]), None
+            ),
             "lactating": np.where(sex == "female", "no", None),
             "weight_kg": maybe(rng.normal(75, 14, n).clip(40, 160).round(1)),
-            "diagnoses": rng.choice(["F33.1", "F32.2", "F33.2;F41.1", "F31.4", "F43.1"], n,
-                                    p=[0.4, 0.3, 0.2, 0.05, 0.05]),
-            "personal_history": rng.choice(["none", "psychosis", "bipolar-ii", "none"], n,
-                                           p=[0.85, 0.03, 0.04, 0.08]),
+            "diagnoses": rng.choice(
+                ["F33.1", "F32.2", "F33.2;F41.1", "F31.4", "F43.1"],
+                n,
+                p=[0.4, 0.3, 0.2, 0.05, 0.05],
+            ),
+            "personal_history": rng.choice(
+                ["none", "psychosis", "bipolar-ii", "none"], n, p=[0.85, 0.03, 0.04, 0.08]
+            ),
             "family_history": maybe(rng.choice(["none", "schizophrenia"], n, p=[0.95, 0.05])),
             "systolic_bp_mmhg": maybe(rng.normal(128, 14, n).clip(90, 200).round()),
             "diastolic_bp_mmhg": maybe(rng.normal(80, 9, n).clip(50, 89).round()),
@@ -66,10 +105,12 @@ def candidates(n: int, rng: np.random.Generator) -> pd.DataFrame:
             "qtc_ms": maybe(rng.normal(420, 18, n).clip(360, 520).round()),
             "cssrs_ideation": maybe(rng.choice([0, 1, 2, 3, 4, 5], n)),
             "cssrs_behaviour_past_year": maybe(rng.choice(["no", "yes"], n, p=[0.95, 0.05])),
-            "substance_use_disorder": maybe(rng.choice(["none", "mild", "moderate"], n,
-                                                       p=[0.8, 0.15, 0.05])),
-            "days_since_psychedelic_use": maybe(rng.choice(["never", "30", "400"], n,
-                                                           p=[0.8, 0.05, 0.15])),
+            "substance_use_disorder": maybe(
+                rng.choice(["none", "mild", "moderate"], n, p=[0.8, 0.15, 0.05])
+            ),
+            "days_since_psychedelic_use": maybe(
+                rng.choice(["never", "30", "400"], n, p=[0.8, 0.05, 0.15])
+            ),
             "medications": ["; ".join(m) if len(m) else "none" for m in meds],
             "taper_allowed": rng.choice(["yes", "no", None], n, p=[0.7, 0.1, 0.2]),
         }
@@ -83,8 +124,10 @@ def main() -> None:
     table = candidates(n, rng)
     kb = knowledge.default()
     protocol = kb.protocol(PROTOCOL)
-    print(f"{n:,} candidates, {table['medications'].str.count(';').add(1).mean():.1f} "
-          f"medication entries each on average; protocol {protocol.id}")
+    print(
+        f"{n:,} candidates, {table['medications'].str.count(';').add(1).mean():.1f} "
+        f"medication entries each on average; protocol {protocol.id}"
+    )
 
     # naive baseline: one profile built and screened per candidate (on a sample)
     rows = table.head(sample).to_dict("records")
