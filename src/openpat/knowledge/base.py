@@ -174,9 +174,9 @@ class KnowledgeBase:
 
     def protocol(self, name: str) -> s.Protocol:
         """The shipped protocol template ``name`` (its id, case-blind)."""
-        key = normalise(name).replace(" ", "")
+        key = normalise(name)
         for protocol in self.protocols.values():
-            if normalise(protocol.id).replace(" ", "") == key:
+            if normalise(protocol.id) == key:
                 return protocol
         known = ", ".join(sorted(self.protocols))
         raise NotFound(f"no protocol named {name!r}; shipped protocols: {known}")

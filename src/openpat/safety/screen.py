@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -329,7 +329,7 @@ def screen(
     planner = Planner(kb, protocol_model, substance_model)
     facts = profile.facts(planned_dosing_date)
     criteria = _criteria_results(protocol_model, facts, profile.medications is not None)
-    meds = _medication_results(planner, profile.medications or [])
+    meds = [(entry, planner.resolve(entry.name)) for entry in profile.medications or []]
     return _assemble(
         kb=kb,
         planner=planner,
@@ -441,12 +441,6 @@ def _criterion_result(
         values=values,
         references=tuple(criterion.refs),
     )
-
-
-def _medication_results(
-    planner: Planner, entries: Sequence[MedicationEntry]
-) -> list[tuple[MedicationEntry, s.Medication | Unresolved]]:
-    return [(entry, planner.resolve(entry.name)) for entry in entries]
 
 
 def _assemble(
@@ -618,19 +612,13 @@ def _assemble(
         interactions=tuple(findings),
         combinations=tuple(sorted(combos, key=lambda c: (severity_rank[c.severity], c.rule))),
         washout=tuple(
-            sorted(
-                _merge_steps(steps), key=lambda w: (w.medication, w.as_entered.casefold(), repr(w))
-            )
+            sorted(steps, key=lambda w: (w.medication, w.as_entered.casefold(), repr(w)))
         ),
         taper_warnings=tuple(sorted(set(warnings), key=lambda t: (t.medication, t.kind, t.text))),
         unresolved=tuple(unresolved),
         knowledge_version=kb.version,
         knowledge_hash=kb.content_hash,
     )
-
-
-def _merge_steps(steps: Iterable[WashoutStep]) -> list[WashoutStep]:
-    return list(dict.fromkeys(steps))
 
 
 def _dose_text(entry: MedicationEntry) -> str | None:

@@ -107,7 +107,7 @@ def _read(p: Participant) -> ParticipantRead:
     )
 
 
-def _visible(
+def visible_participant(
     uow: UnitOfWork, principal: Principal, participant_id: int, permission: Permission
 ) -> Participant:
     """The participant if ``permission`` covers their study and site, else NotFound/403."""
@@ -145,7 +145,7 @@ def list_participants(
 def get_participant(
     *, uow: UnitOfWork, principal: Principal, participant_id: int
 ) -> ParticipantRead:
-    return _read(_visible(uow, principal, participant_id, Permission.PARTICIPANT_READ))
+    return _read(visible_participant(uow, principal, participant_id, Permission.PARTICIPANT_READ))
 
 
 def _check_identity(identity: IdentityIn, *, today: dt.date, year_of_birth: int | None) -> None:
@@ -223,7 +223,7 @@ def change_status(
     *, uow: UnitOfWork, principal: Principal, participant_id: int, change: StatusChange
 ) -> ParticipantRead:
     """Move a participant along the pathway; the reason goes into the audit trail."""
-    participant = _visible(uow, principal, participant_id, Permission.PARTICIPANT_WRITE)
+    participant = visible_participant(uow, principal, participant_id, Permission.PARTICIPANT_WRITE)
     current = ParticipantStatus(participant.status)
     check_transition(current, change.status)
     site = uow.sites.get(participant.site_id)
@@ -243,7 +243,7 @@ def change_status(
 
 
 def get_identity(*, uow: UnitOfWork, principal: Principal, participant_id: int) -> IdentityRead:
-    _visible(uow, principal, participant_id, Permission.IDENTITY_READ)
+    visible_participant(uow, principal, participant_id, Permission.IDENTITY_READ)
     identity = uow.participants.get_identity(participant_id)
     if identity is None:
         raise NotFound(f"participant {participant_id} has no identity recorded")
@@ -259,7 +259,7 @@ def get_identity(*, uow: UnitOfWork, principal: Principal, participant_id: int) 
 def set_identity(
     *, uow: UnitOfWork, principal: Principal, participant_id: int, update: IdentityUpdate
 ) -> IdentityRead:
-    participant = _visible(uow, principal, participant_id, Permission.IDENTITY_WRITE)
+    participant = visible_participant(uow, principal, participant_id, Permission.IDENTITY_WRITE)
     site = uow.sites.get(participant.site_id)
     assert site is not None
     _check_identity(

@@ -13,16 +13,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from openpat import knowledge, safety
-from openpat.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
+from openpat.errors import FieldProblem, InvalidInput, NotFound
 from openpat.knowledge.loader import citations
-from openpat.knowledge.schema import PROFILE_FIELDS, Protocol
+from openpat.knowledge.schema import Protocol
 from openpat.safety.batch import BatchResult, screen_table
 from openpat.safety.criteria import describe_test
 from openpat.security import Permission, Principal
 from openpat.services import participants, studies
 from openpat.services.ids import Id
 from openpat.services.studies import today_at_site
-from openpat.store.models import Participant, Screening
+from openpat.store.models import Screening
 from openpat.store.uow import UnitOfWork
 
 MAX_BATCH_BYTES = 2_000_000_000
@@ -135,24 +135,11 @@ def check(
     return safety.screen(profile, protocol, substance, planned_dosing_date, today=today)
 
 
-def _visible_participant(
-    uow: UnitOfWork, principal: Principal, participant_id: int, permission: Permission
-) -> Participant:
-    participant = uow.participants.get(participant_id)
-    if participant is None or not principal.can(
-        Permission.PARTICIPANT_READ, study_id=participant.study_id, site_id=participant.site_id
-    ):
-        raise NotFound(f"participant {participant_id} not found")
-    if not principal.can(permission, study_id=participant.study_id, site_id=participant.site_id):
-        raise PermissionDenied(f"your role does not allow {permission.value} for this participant")
-    return participant
-
-
 def create_screening(
     *, uow: UnitOfWork, principal: Principal, screening_in: ScreeningCreate
 ) -> ScreeningRead:
     """Screen a participant and keep the profile and the full report (audited)."""
-    participant = _visible_participant(
+    participant = participants.visible_participant(
         uow, principal, screening_in.participant_id, Permission.SCREENING_WRITE
     )
     site = uow.sites.get(participant.site_id)
@@ -214,7 +201,7 @@ def get_screening(*, uow: UnitOfWork, principal: Principal, screening_id: int) -
     if row is None:
         raise NotFound(f"screening {screening_id} not found")
     try:
-        participant = _visible_participant(
+        participant = participants.visible_participant(
             uow, principal, row.participant_id, Permission.PARTICIPANT_READ
         )
     except NotFound:
@@ -225,7 +212,9 @@ def get_screening(*, uow: UnitOfWork, principal: Principal, screening_id: int) -
 def list_for_participant(
     *, uow: UnitOfWork, principal: Principal, participant_id: int
 ) -> list[ScreeningSummary]:
-    participant = _visible_participant(uow, principal, participant_id, Permission.PARTICIPANT_READ)
+    participant = participants.visible_participant(
+        uow, principal, participant_id, Permission.PARTICIPANT_READ
+    )
     return [
         _summary(row, participant.code) for row in uow.screenings.for_participant(participant.id)
     ]
@@ -310,14 +299,6 @@ def screen_file(
         result.verdicts.to_parquet(partial, index=False)
     partial.replace(out)  # all or nothing: the output appears complete or not at all
     return result
-
-
-def profile_fields() -> list[dict[str, str]]:
-    """The data dictionary of profile fields (for the docs, the web form and batch files)."""
-    return [
-        {"name": name, "kind": spec.kind.value, "label": spec.label, "unit": spec.unit}
-        for name, spec in PROFILE_FIELDS.items()
-    ]
 
 
 class ScreenableParticipant(BaseModel):
