@@ -81,6 +81,8 @@ class Schemas:
             props = s.get("properties", {})
             return {name: self.valid(props[name]) for name in s.get("required", [])}
         if kind == "array":
+            if "prefixItems" in s:  # a fixed-length tuple
+                return [self.valid(item) for item in s["prefixItems"]]
             return [self.valid(s["items"])] if s.get("minItems") else []
         if kind in ("integer", "number"):
             value = int(s.get("minimum", 1))
@@ -133,6 +135,12 @@ class Schemas:
         elif kind == "array":
             yield "string for a list", "not-a-list"
             yield "object for a list", {"a": 1}
+            if "prefixItems" in s:
+                yield "too few items for a tuple", [self.valid(i) for i in s["prefixItems"][:-1]]
+                yield (
+                    "too many items for a tuple",
+                    [*self.valid(s), self.valid(s["prefixItems"][0])],
+                )
 
     def extremes(self, schema: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         """Integers no database column holds: refused naming the field, or harmless; never 5xx."""
@@ -237,8 +245,10 @@ def body_cases(
         if inner.get("type") == "object":
             nested = _set(base, (*loc, name), schemas.valid(inner))
             yield from body_cases(schemas, inner, nested, (*loc, name))
-        elif inner.get("type") == "array" and schemas.concrete(inner["items"]).get("type") == (
-            "object"
+        elif (
+            inner.get("type") == "array"
+            and "items" in inner
+            and schemas.concrete(inner["items"]).get("type") == "object"
         ):
             item = schemas.concrete(inner["items"])
             nested = _set(base, (*loc, name), [schemas.valid(item)])

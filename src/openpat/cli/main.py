@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openpat import __version__
-from openpat.cli import audit, db, demo, knowledge, screening, users
+from openpat.cli import audit, db, demo, knowledge, pharmacology, screening, users
 from openpat.cli.common import console, handles_errors, platform
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(knowledge.meds_app, name="meds")
 app.add_typer(knowledge.references_app, name="references")
 app.add_typer(knowledge.knowledge_app, name="knowledge")
 app.add_typer(screening.app, name="screen")
+app.add_typer(pharmacology.app, name="pk")
 
 
 def _version(value: bool) -> None:

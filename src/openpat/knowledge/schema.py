@@ -120,6 +120,8 @@ UNITS: dict[str, str] = {
     "µg/kg": "mass-per-weight",
     "mg/70kg": "mass-per-weight",
     "mL/kg": "volume-per-weight",
+    "L/kg": "volume-per-weight",
+    "g/mol": "molar-mass",
     "mg/min": "rate",
     "mg/h": "rate",
     "µg/kg/min": "rate",
@@ -431,6 +433,9 @@ class Dose(Cited):
 
 
 class PkParameter(Model):
+    """One model parameter. A parameter with its own ``refs`` (a molecular weight, a value
+    fitted by openpat to published summary figures) cites them; otherwise the model's refs."""
+
     name: ShortText
     value: float
     unit: Unit | None = None
@@ -438,15 +443,73 @@ class PkParameter(Model):
     ci95: tuple[float, float] | None = None
     rse_pct: float | None = None
     bsv_cv_pct: float | None = None
+    refs: list[RefId] = Field(default_factory=list)
+    evidence: Evidence | None = None
+    note: Text | None = None
+
+
+class PkSalt(Cited):
+    """The mass fraction of a dose of this salt form that is the modelled analyte, from the
+    molecular weights (e.g. DMT fumarate 1:1: 188.27 / 304.35 = 0.619)."""
+
+    salt_form: SaltForm
+    analyte_fraction: Annotated[float, Field(gt=0, le=1)]
+
+
+class PkEffectScale(Model):
+    """The effect the PD model predicts and when a session counts as over."""
+
+    name: ShortText
+    unit: ShortText
+    low: float
+    high: float
+    session_threshold: float | None = None
+    threshold_note: Text | None = None
+
+
+class PkTarget(Cited):
+    """A published figure the model is checked against (docs/validation.md). ``held``
+    targets must be reproduced by the typical subject within 20 %; the others are recorded
+    disagreements, shown with the reason."""
+
+    quantity: Literal[
+        "cmax",
+        "tmax",
+        "half-life",
+        "effect-duration",
+        "peak-effect",
+        "peak-effect-time",
+        "concentration",
+    ]
+    dose: ShortText
+    salt_form: SaltForm
+    infusion: ShortText | None = None
+    at: ShortText | None = None
+    value: Range
+    held: bool = True
 
 
 class PkModel(Cited):
+    """A compartmental PK(/PD) model. ``simulate: true`` means openpat's pharmacology
+    package builds a simulator from it (parameter names: CL, V1, Q, V2, Q3, V3 or k10, k12,
+    k13, k21, k31 with V1 in L/kg; ka, F, tlag; ke0, EC50e, gamma, Emax; Vmax, Km; ktol,
+    C50tol; MW of the analyte)."""
+
     id: Id
     structure: ShortText
     population: ShortText
     dose_basis: SaltForm
     parameters: list[PkParameter] = Field(min_length=1)
     variability_convention: ShortText | None = None
+    simulate: bool = False
+    analyte: ShortText | None = None
+    salts: list[PkSalt] = Field(default_factory=list)
+    effect: PkEffectScale | None = None
+    method: Literal["published", "fitted"] = "published"
+    validation: list[PkTarget] = Field(default_factory=list)
+
+    def parameter(self, name: str) -> PkParameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
 
 
 class RouteProfile(Model):

@@ -19,6 +19,7 @@ from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import participants as participants_api
+from openpat.web.api import pharmacology as pharmacology_api
 from openpat.web.api import screening as screening_api
 from openpat.web.api import studies as studies_api
 from openpat.web.api import system
@@ -28,6 +29,7 @@ from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
 from openpat.web.pages import participants as participant_pages
+from openpat.web.pages import pharmacology as pharmacology_pages
 from openpat.web.pages import screening as screening_pages
 from openpat.web.pages import studies as study_pages
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         users_api,
         knowledge_api,
         screening_api,
+        pharmacology_api,
     ):
         app.include_router(api.router, prefix="/api/v1")
     for pages in (
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         participant_pages,
         knowledge_pages,
         screening_pages,
+        pharmacology_pages,
         admin,
         me,
     ):

@@ -39,6 +39,8 @@ def navigation(active: ActiveSession | None, study_id: int | None) -> list[NavIt
         items.append(NavItem("Knowledge", "/knowledge", "knowledge"))
     if p.has(Permission.SCREENING_WRITE):
         items.append(NavItem("Screening", "/screening", "screening"))
+    if p.has(Permission.KNOWLEDGE_READ):
+        items.append(NavItem("Pharmacology", "/pharmacology", "pharmacology"))
     if p.has(Permission.PARTICIPANT_READ) and study_id:
         items.append(NavItem("Participants", f"/studies/{study_id}/participants", "participants"))
     if p.has(Permission.STUDY_READ):
