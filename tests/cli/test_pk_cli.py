@@ -101,3 +101,24 @@ def test_pk_simulate_refuses_an_unknown_salt_with_a_clear_error() -> None:
     )
     assert result.exit_code != 0
     assert "sulfate" in result.output and "Traceback" not in result.output
+
+
+def test_pk_validation_json_lists_every_row_and_exits_zero_when_held_rows_hold() -> None:
+    result = runner.invoke(app, ["pk", "validation", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {r["substance"] for r in rows} >= {"dmt", "psilocybin", "lsd", "mdma", "ketamine"}
+    held = [r for r in rows if r["held"]]
+    assert held and all(abs(r["relative_error"]) <= 0.2 for r in held)
+    dmt_peak = next(
+        r for r in rows if r["substance"] == "dmt" and r["quantity"] == "peak-effect-time"
+    )
+    assert 1.5 <= dmt_peak["simulated"] <= 2.0  # Strassman 1994: 90-120 s
+    assert {r["status"] for r in rows} == {"held", "disagreement"}
+
+
+def test_pk_validation_markdown_is_the_page_table() -> None:
+    result = runner.invoke(app, ["pk", "validation", "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    page = (Path(__file__).parents[2] / "docs" / "validation.md").read_text(encoding="utf-8")
+    assert result.output in page

@@ -3,6 +3,8 @@ simulated typical subject: held rows within 20 %, recorded disagreements stay re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from openpat import knowledge
@@ -44,3 +46,30 @@ def test_dmt_model_carries_the_published_eckernas_parameters() -> None:
     assert dict(zip(model.omega_names, [model.omega[i][i] for i in range(3)], strict=True)) == (
         pytest.approx({"CL": 0.473**2, "EC50": 0.386**2, "gamma": 0.773**2})
     )
+
+
+def test_docs_validation_page_is_the_generated_table() -> None:
+    """docs/validation.md embeds `openpat pk validation --format markdown` verbatim."""
+    page = (Path(__file__).parents[2] / "docs" / "validation.md").read_text(encoding="utf-8")
+    table = validation.markdown(KB)
+    begin = page.index(validation.MARKDOWN_BEGIN)
+    end = page.index(validation.MARKDOWN_END) + len(validation.MARKDOWN_END) + 1
+    assert page[begin:end] == table, (
+        "docs/validation.md is out of date: replace its table with the output of "
+        "`openpat pk validation --format markdown`"
+    )
+
+
+def test_validation_table_rows_carry_the_published_and_simulated_values() -> None:
+    rows = validation.table(KB)
+    assert len(rows) == len(ROWS)
+    psilocin_25 = next(
+        r for r in rows if r.substance == "psilocybin" and r.quantity == "cmax" and r.dose == "25mg"
+    )
+    assert psilocin_25.published == "17" and psilocin_25.unit == "ng/mL"
+    assert psilocin_25.simulated == pytest.approx(17.0, rel=0.2)
+    assert psilocin_25.status == "held"
+    ketamine_half_life = next(
+        r for r in rows if r.substance == "ketamine" and r.quantity == "half-life"
+    )
+    assert ketamine_half_life.status == "disagreement" and not ketamine_half_life.within

@@ -4,11 +4,13 @@
 --plot out.png`` prints the typical subject's Cmax, Tmax, peak effect and session length and
 the population's 5th/50th/95th percentiles (``--format json`` for scripts);
 ``openpat pk design --substance dmt --target-intensity 8 --duration 30min`` designs a bolus
-plus stepwise infusion; ``openpat pk models`` lists the models and their references.
+plus stepwise infusion; ``openpat pk models`` lists the models and their references;
+``openpat pk validation`` checks them against the published figures (docs/validation.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -17,8 +19,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from openpat import knowledge
 from openpat.cli.common import console, handles_errors
 from openpat.errors import InvalidInput
+from openpat.pharmacology import validation
 from openpat.services import pharmacology as service
 
 app = typer.Typer(help="PK/PD simulation, session length and IV infusion design.")
@@ -27,6 +31,12 @@ app = typer.Typer(help="PK/PD simulation, session length and IV infusion design.
 class Format(StrEnum):
     TEXT = "text"
     JSON = "json"
+
+
+class TableFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    MARKDOWN = "markdown"
 
 
 def _doses(doses: list[str], infusions: list[str]) -> list[service.DoseIn]:
@@ -284,3 +294,40 @@ def models_command(fmt: Format = typer.Option(Format.TEXT, "--format")) -> None:
             ", ".join(r["id"] for r in m["references"][:3]),
         )
     console.print(table)
+
+
+@app.command("validation")
+@handles_errors
+def validation_command(
+    fmt: TableFormat = typer.Option(TableFormat.TEXT, "--format"),
+) -> None:
+    """Published Cmax, Tmax, half-life and effect figures beside the simulated typical
+    subject (the table in docs/validation.md). Exits 1 if a held figure is off by > 20 %."""
+    kb = knowledge.default()
+    rows = validation.table(kb)
+    failing = [r for r in rows if r.held and not r.within]
+    if fmt is TableFormat.MARKDOWN:
+        typer.echo(validation.markdown(kb, rows), nl=False)
+    elif fmt is TableFormat.JSON:
+        typer.echo(
+            json.dumps(
+                [{**dataclasses.asdict(r), "status": r.status} for r in rows],
+                indent=2,
+            )
+        )
+    else:
+        table = Table("substance", "regimen", "quantity", "published", "simulated", "error", "")
+        for r in rows:
+            error = "in range" if r.relative_error == 0 else f"{r.relative_error:+.0%}"
+            table.add_row(
+                r.substance,
+                r.regimen,
+                r.what,
+                f"{r.published} {r.unit}",
+                f"{r.simulated:.3g} {r.unit}",
+                error,
+                r.status,
+            )
+        console.print(table)
+    if failing:
+        raise typer.Exit(1)
