@@ -3,6 +3,8 @@ read the session lengths, see the chart, and get a field-named error for a bad d
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -27,13 +29,62 @@ def test_facilitator_overlays_two_dmt_regimens_and_reads_session_lengths(
     rows = page.locator("#pk-summary tbody tr")
     expect(rows.first).to_contain_text("dmt 20mg (fumarate)")
     expect(page.locator("#pk-summary")).to_contain_text("psilocybin 25mg")
-    # two SVG panels (plasma and effect), three median lines on each
-    expect(page.locator("#pk-chart svg")).to_have_count(2)
-    expect(page.locator("#pk-chart svg").nth(1).locator("polyline.median")).to_have_count(3)
-    expect(page.locator("#pk-chart svg").nth(1).locator("line.threshold").first).to_be_attached()
-    page.locator("#pk-chart svg").first.hover()
+    # plasma for all three; DMT's 0-10 intensity and psilocybin's 0-100 % effect on panels
+    # of their own, each with its threshold and session marker
+    panels = page.locator("#pk-chart svg")
+    expect(panels).to_have_count(3)
+    expect(panels.nth(0).locator("polyline.median")).to_have_count(3)
+    expect(panels.nth(1)).to_have_attribute("aria-label", "intensity (0-10 rating)")
+    expect(panels.nth(1).locator("polyline.median")).to_have_count(2)
+    expect(panels.nth(2).locator("polyline.median")).to_have_count(1)
+    expect(panels.nth(1).locator("line.threshold")).to_have_count(1)
+    expect(panels.nth(1).locator("line.session")).to_have_count(2)
+    # psilocybin's long axis is labelled in whole hours, evenly spaced
+    hour_ticks = panels.nth(2).locator("text.time").all_text_contents()
+    hours = [int(label.removesuffix(" h")) for label in hour_ticks]
+    assert hours[0] == 0 and 4 <= len(hours) <= 11, hour_ticks
+    assert len({b - a for a, b in itertools.pairwise(hours)}) == 1, hour_ticks
+    panels.first.hover()
     expect(page.locator("#pk-readout")).to_contain_text("ng/mL")
     page.screenshot(path=str(ARTIFACTS / "pharmacology-page.png"), full_page=True)
+
+
+def test_investigator_designs_a_dmt_infusion_and_reads_the_schedule(
+    demo_server: str, page: Page
+) -> None:
+    log_in(page, demo_server, "investigator")
+    page.goto(f"{demo_server}/pharmacology")
+    form = page.locator("#pk-design-form")
+    form.get_by_label("Target intensity (0–10)").fill("8")
+    form.get_by_label("for").fill("30min")
+    form.get_by_label("Virtual subjects").fill("300")
+    form.get_by_role("button", name="Design infusion").click()
+    summary = page.locator("#pk-design-summary")
+    expect(summary).to_contain_text("mg DMT fumarate")
+    expect(summary).to_contain_text("typical subject")
+    bolus = float(summary.locator("dd").nth(1).inner_text().split(" mg")[0])
+    assert 5 < bolus <= 25  # within the default 25 mg limit
+    # the effect panel with its target band, and the pump schedule
+    expect(page.locator("#pk-design-chart svg")).to_have_count(2)
+    expect(page.locator("#pk-design-chart rect.band")).to_have_count(1)
+    page.locator("#pk-design-steps").evaluate("t => t.closest('details').open = true")
+    rates = [
+        float(v) for v in page.locator("#pk-design-steps tbody td:nth-child(3)").all_text_contents()
+    ]
+    assert rates and max(rates) <= 2.4 + 1e-9
+    page.locator("#pk-design-chart svg").first.hover()
+    expect(page.locator("#pk-design-readout")).to_contain_text("median intensity")
+    page.locator("#design").screenshot(path=str(ARTIFACTS / "pharmacology-design.png"))
+
+
+def test_an_unreachable_design_target_is_refused_with_the_field_named(
+    demo_server: str, page: Page
+) -> None:
+    log_in(page, demo_server, "investigator")
+    page.goto(f"{demo_server}/pharmacology?d_target_intensity=12&d_duration=30min#design")
+    alert = page.locator("#design").get_by_role("alert")
+    expect(alert).to_contain_text("target")
+    expect(page.locator("#pk-design-form input[name=d_target_intensity]")).to_have_value("12")
 
 
 def test_a_negative_dose_is_refused_with_the_field_named(demo_server: str, page: Page) -> None:

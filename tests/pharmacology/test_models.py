@@ -3,6 +3,8 @@ and clear errors for bad input."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -153,6 +155,11 @@ def test_infusion_design_holds_the_target_intensity_for_the_typical_subject() ->
     assert result.typical_effect is not None
     assert np.all(result.typical_effect <= 8.0 * 1.005)
     assert np.all(result.typical_effect[-40:] >= 7.5)
+    # maintenance is a smooth, slowly falling rate (no on/off pump cycling)
+    maintenance = [s.rate_mg_per_min for s in design.steps if s.start_min >= 3]
+    assert len(maintenance) >= 20
+    assert all(b <= a * (1 + 1e-9) for a, b in itertools.pairwise(maintenance))
+    assert min(maintenance) > 0.8 * max(maintenance)
 
 
 def test_infusion_design_respects_rate_and_total_limits() -> None:
@@ -200,3 +207,19 @@ def test_bad_input_is_refused_naming_the_field(call: object, field: str) -> None
     with pytest.raises(InvalidInput) as err:
         call()  # type: ignore[operator]
     assert err.value.fields[0].field == field
+
+
+def test_censored_session_lengths_count_as_longest_not_dropped() -> None:
+    from openpat.pharmacology.simulate import Metrics
+
+    lengths = np.array([10.0, 20.0, 30.0, np.nan, np.nan])
+    ones = np.ones(5)
+    summary = Metrics(ones, ones, ones, lengths).summary((0.0, 50.0, 100.0))
+    low, median, high = summary["session_length_min"]
+    assert low == 10.0
+    assert median == 30.0  # dropping the censored would give 20
+    assert np.isnan(high)  # the longest is beyond the grid: unknown
+    # without censoring it is NumPy's linear percentile
+    finite = np.random.default_rng(3).gamma(2.0, 10.0, 999)
+    plain = Metrics(finite, finite, finite, finite).summary((5.0, 50.0, 95.0))
+    assert plain["session_length_min"] == pytest.approx(np.percentile(finite, (5, 50, 95)))

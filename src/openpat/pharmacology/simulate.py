@@ -36,7 +36,12 @@ class Metrics:
         out: dict[str, list[float]] = {}
         for name in ("cmax_ng_per_ml", "tmax_min", "peak_effect", "session_length_min"):
             values = getattr(self, name)
-            if values is not None:
+            if values is not None and name == "session_length_min":
+                # a censored subject (still above the threshold when the grid ends) has a
+                # session longer than any observed one: it counts as +inf, never dropped; a
+                # percentile that falls among the censored is unknown (NaN)
+                out[name] = _censored_percentiles(values, percentiles)
+            elif values is not None:
                 finite = values[np.isfinite(values)]
                 out[name] = (
                     [float(v) for v in np.percentile(finite, percentiles)]
@@ -44,6 +49,21 @@ class Metrics:
                     else [float("nan")] * len(percentiles)
                 )
         return out
+
+
+def _censored_percentiles(values: FloatArray, percentiles: Sequence[float]) -> list[float]:
+    """Linear-interpolation percentiles with NaN read as +inf (right-censored)."""
+    ranked = np.sort(np.where(np.isnan(values), np.inf, values))
+    if not ranked.size:
+        return [float("nan")] * len(percentiles)
+    out = []
+    for p in percentiles:
+        pos = p / 100 * (ranked.size - 1)
+        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+        a, b = ranked[lo], ranked[hi]
+        value = a if hi == lo or a == b else a + (pos - lo) * (b - a)
+        out.append(float(value) if np.isfinite(value) else float("nan"))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +280,11 @@ def simulate(
     pop = Metrics(running_max * NG_PER_ML_PER_MG_PER_L, running_tmax, peak, session)
     censored = int(np.isnan(session).sum()) if session is not None else 0
     notes = []
+    if not model.omega_names:
+        notes.append(
+            f"{model.id} has no between-subject variability: every virtual subject is the "
+            "typical subject, so the percentiles equal the typical values"
+        )
     if censored:
         notes.append(
             f"{censored} of {n_subjects} subjects were still above the threshold at the end of "

@@ -4,10 +4,13 @@ total-dose limit, then the designed regimen simulated across the population.
 
 The algorithm is effect-site targeting after Shafer & Gregg (1992): the loading bolus is the
 one whose effect-site peak equals the target (target / peak of the unit-bolus effect-site
-curve); then, at each pump step, the rate is chosen so that the effect-site concentration at
-the end of the step equals the target, given what is already in the body (the free
-prediction) and the unit-rate response over one step; rates are clipped to [0, max rate] and
-stop when the total-dose limit is reached. The model is advanced exactly with the matrix
+curve). Until that peak, each pump step's rate is the largest that keeps the predicted
+effect-site curve at or below the target over a look-ahead horizon, given what is already in
+the body (the free prediction) and the unit-rate response of one step. From the peak on, the
+effect site is at the target and the rate holds the plasma concentration at the target at the
+end of every step, which keeps the effect site there with a smooth, slowly falling rate (no
+on/off cycling of the pump). Rates are clipped to [0, max rate] and stop when the total-dose
+limit is reached. The model is advanced exactly with the matrix
 exponential of its compartment matrix.
 
 References
@@ -171,6 +174,7 @@ def design_infusion(
     typical = sample_subjects(model, 1)
     params = {name: float(values[0]) for name, values in typical.params.items()}
     k, b = _system(model, params)
+    v1 = params["V1"]
     ce = k.shape[0] - 1
     limited: list[str] = []
 
@@ -219,8 +223,14 @@ def design_infusion(
         dt = min(step_min, duration_min - i * step_min)
         if dt != step_min:
             phi, gamma = _step_matrices(k, b, dt)
-        room = ce_target - free_rows[positive] @ state
-        rate = float(np.min(room / unit[positive]))
+        if i * step_min < peak_time:
+            # loading: the largest rate that keeps the effect-site curve under the target
+            room = ce_target - free_rows[positive] @ state
+            rate = float(np.min(room / unit[positive]))
+        else:
+            # maintenance: hold the plasma at the target at each step's end, so the effect
+            # site (equilibrating with the plasma) stays there with a smooth, falling rate
+            rate = float((ce_target * v1 - (phi @ state)[0]) / gamma[0])
         if rate > rmax:
             rate, limited = rmax, limited if "max rate" in limited else [*limited, "max rate"]
         rate = max(rate, 0.0)

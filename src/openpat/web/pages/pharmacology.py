@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -42,12 +41,40 @@ def _rows(params: Any) -> list[dict[str, str]]:
     return rows
 
 
+DESIGN_FIELDS = {
+    "target_intensity": "8",
+    "duration": "30min",
+    "max_bolus": pharmacology.DEFAULT_LIMITS["max_bolus"],
+    "max_rate": pharmacology.DEFAULT_LIMITS["max_rate"],
+    "max_total": pharmacology.DEFAULT_LIMITS["max_total"],
+    "subjects": "500",
+}
+
+
+def _design(params: Any) -> tuple[dict[str, str], dict[str, Any] | None, list[FieldProblem]]:
+    """The infusion-design form (``d_`` parameters) and, when submitted, its result."""
+    form = {k: str(params.get(f"d_{k}", v)).strip()[:40] for k, v in DESIGN_FIELDS.items()}
+    if "d_target_intensity" not in params:
+        return form, None, []
+    try:
+        body = pharmacology.DesignCreate.model_validate(
+            {"substance": "dmt", **{k: v for k, v in form.items() if v != ""}}
+        )
+        return form, pharmacology.design(body), []
+    except ValidationError as exc:
+        return form, None, field_problems(exc.errors())
+    except OpenPatError as exc:
+        return form, None, exc.fields or [FieldProblem("design", exc.message)]
+
+
 @router.get("/pharmacology")
 def page(request: Request, active: KnowledgeReader) -> Response:
     params = request.query_params
+    design_form, design, design_errors = _design(params)
     submitted = "r0_substance" in params
     rows = _rows(params) if submitted else DEFAULT_ROWS
     subjects = params.get("subjects", "500")
+    hours = str(params.get("hours", "")).strip()[:20]
     errors: list[FieldProblem] = []
     result = None
     regimens = []
@@ -76,6 +103,7 @@ def page(request: Request, active: KnowledgeReader) -> Response:
                 "regimens": [{k: v for k, v in r.items() if k != "_row"} for r in regimens],
                 "subjects": subjects,
                 "points": 361,
+                **({"hours": hours} if hours else {}),
             }
         )
         result = pharmacology.simulate_regimens(body)
@@ -83,7 +111,7 @@ def page(request: Request, active: KnowledgeReader) -> Response:
         errors = field_problems(exc.errors())
     except OpenPatError as exc:
         errors = exc.fields or [FieldProblem("regimens", exc.message)]
-    status = 422 if errors and submitted else 200
+    status = 422 if (errors and submitted) or design_errors else 200
     return render(
         request,
         "pharmacology/page.html",
@@ -92,10 +120,13 @@ def page(request: Request, active: KnowledgeReader) -> Response:
             "nav_key": "pharmacology",
             "rows": rows,
             "subjects": subjects,
+            "hours": hours,
             "models": pharmacology.models(),
             "errors": errors,
             "result": result,
-            "result_json": json.dumps(result) if result else "null",
+            "design_form": design_form,
+            "design": design,
+            "design_errors": design_errors,
         },
         status_code=status,
     )
