@@ -19,7 +19,12 @@ from openpat.pharmacology.model import (
     sample_subjects,
 )
 from openpat.pharmacology.simulate import session_lengths, simulate
-from openpat.pharmacology.units import parse_amount, parse_duration, parse_rate
+from openpat.pharmacology.units import (
+    parse_amount,
+    parse_duration,
+    parse_rate,
+    parse_time_point,
+)
 
 EFFECT = EffectModel("intensity", "0-10", (0, 10), 1.38, 0.0178, 2.87, 10.0)
 
@@ -180,6 +185,7 @@ def test_infusion_design_respects_rate_and_total_limits() -> None:
         (lambda: parse_amount("20 furlongs"), "dose"),
         (lambda: parse_rate("1.2mg"), "rate"),
         (lambda: parse_duration("0min"), "duration"),
+        (lambda: parse_time_point("-5min"), "at"),
         (lambda: PKPDModel(id="x", substance="x", analyte="x", cl_l_per_min=26, v1_l=0.0), "V1"),
         (lambda: PKPDModel(id="x", substance="x", analyte="x", cl_l_per_min=-1, v1_l=5), "CL"),
         (lambda: PKPDModel(id="x", substance="x", analyte="x", cl_l_per_min=26000, v1_l=5), "CL"),
@@ -223,3 +229,9 @@ def test_censored_session_lengths_count_as_longest_not_dropped() -> None:
     finite = np.random.default_rng(3).gamma(2.0, 10.0, 999)
     plain = Metrics(finite, finite, finite, finite).summary((5.0, 50.0, 95.0))
     assert plain["session_length_min"] == pytest.approx(np.percentile(finite, (5, 50, 95)))
+
+
+def test_a_dose_time_may_be_zero_and_is_read_in_minutes() -> None:
+    assert parse_time_point("0s") == 0.0
+    assert parse_time_point("90min") == 90.0
+    assert parse_time_point("1.5h") == 90.0

@@ -83,6 +83,22 @@ def parse_duration(text: str | float, *, field: str = "duration") -> float:
     return minutes
 
 
+def parse_time_point(text: str | float, *, field: str = "at") -> float:
+    """A time after the start, in minutes: like :func:`parse_duration` but zero is allowed."""
+    if isinstance(text, int | float):
+        minutes = float(text)
+    else:
+        match = _TIME_RE.match(str(text))
+        if match is None:
+            raise InvalidInput.for_field(
+                field, f"{text!r} is not a time; write e.g. 0min, 90min or 2h"
+            )
+        minutes = float(match["value"]) * MIN_PER_UNIT[match["unit"]]
+    if not 0 <= minutes < float("inf"):
+        raise InvalidInput.for_field(field, f"{text!r} must be zero or later")
+    return minutes
+
+
 def _positive(value: float, field: str, text: object) -> None:
     if not value > 0 or value == float("inf"):
         raise InvalidInput.for_field(field, f"{text!r} must be greater than zero")

@@ -19,6 +19,7 @@ from openpat.pharmacology.units import (
     parse_amount,
     parse_duration,
     parse_rate,
+    parse_time_point,
 )
 from openpat.services.knowledge import reference_read
 
@@ -144,11 +145,7 @@ def regimen(model: PKPDModel, regimen_in: RegimenIn, where: str) -> list[Dose]:
     doses = []
     for i, d in enumerate(regimen_in.doses):
         field = f"{where}.doses[{i}]"
-        at = (
-            0.0
-            if d.at.strip() in ("0", "0min", "0h")
-            else parse_duration(d.at, field=f"{field}.at")
-        )
+        at = parse_time_point(d.at, field=f"{field}.at")
         if d.rate is not None:
             if d.amount is not None:
                 raise InvalidInput.for_field(field, "give an amount or a rate, not both")
@@ -304,7 +301,10 @@ def simulate_regimens(request: SimulationCreate) -> dict[str, Any]:
 def _label(r: RegimenIn, model: PKPDModel) -> str:
     parts = []
     for d in r.doses:
-        parts.append(f"{d.rate} × {d.duration}" if d.rate else f"{d.amount}")
+        text = f"{d.rate} × {d.duration}" if d.rate else f"{d.amount}"
+        if parse_time_point(d.at) > 0:
+            text += f" at {d.at}"
+        parts.append(text)
     salt = r.salt or model.default_salt
     return f"{model.substance} {'+'.join(parts)} ({salt})"
 
