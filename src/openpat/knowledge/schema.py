@@ -946,6 +946,16 @@ class Item(Model):
     min: float | None = None
     max: float | None = None
     scored: bool = True
+    reverse: bool = False  # scored as (lowest + highest option) - answer
+    ask_if: AskIf | None = None  # asked only when an earlier answer qualifies (skip logic)
+
+
+class AskIf(Model):
+    """Skip logic: the item is asked only when item ``item`` was answered ``at_least``; when
+    it is not asked it is not missing, and counts as the lowest option."""
+
+    item: int = Field(ge=1)
+    at_least: float
 
 
 class Band(Model):
@@ -961,11 +971,61 @@ class Band(Model):
 
 
 class Subscale(Model):
+    """``highest-endorsed``: the position (1, 2, ...) in ``items`` of the last item answered
+    above its lowest option, 0 if none (e.g. the C-SSRS ideation severity level)."""
+
     key: Id
     label: ShortText
     items: list[int] = Field(min_length=1)
-    method: Literal["sum", "mean", "max"] = "sum"
+    method: Literal["sum", "mean", "max", "highest-endorsed"] = "sum"
     max: float | None = None
+
+
+class MissingRule(Cited):
+    """What the manual allows when items are missing. ``none``: every scored item must be
+    answered, or there is no score. ``prorate``: with at most ``max_missing`` scored items
+    missing, the total is the mean of the answered items times the number of items (and
+    likewise each subscale with at most ``subscale_max_missing`` missing; None: subscales are
+    not scored with any missing). ``round``: round prorated scores to the nearest integer."""
+
+    kind: Literal["none", "prorate"]
+    max_missing: int = Field(default=0, ge=0)
+    subscale_max_missing: int | None = Field(default=None, ge=0)
+    round: bool = False
+    description: Text
+
+
+class Classification(Cited):
+    """A categorical result computed from the items or subscales of one response.
+
+    ``cluster-count``: an item counts as endorsed when rated at least ``item_threshold``, and
+    the classification holds when every subscale in ``minimum`` has at least that many
+    endorsed items (PCL-5 DSM-5 provisional diagnosis). ``subscales-percent``: every subscale
+    scores at least ``percent`` % of its maximum (MEQ-30 complete mystical experience).
+    ``any-item``: any of ``items`` rated at least ``item_threshold``. With ``alert`` set, a
+    response that meets it raises a safety alert of that level for the study team."""
+
+    key: Id
+    label: ShortText
+    kind: Literal["cluster-count", "subscales-percent", "any-item"]
+    item_threshold: float | None = None
+    minimum: dict[Id, int] = Field(default_factory=dict)
+    percent: float | None = Field(default=None, gt=0, le=100)
+    items: list[int] = Field(default_factory=list)
+    alert: Literal["low", "moderate", "high"] | None = None
+    description: Text
+
+    @model_validator(mode="after")
+    def _complete(self) -> Classification:
+        needs = {
+            "cluster-count": ("item_threshold", "minimum"),
+            "subscales-percent": ("percent",),
+            "any-item": ("item_threshold", "items"),
+        }[self.kind]
+        for name in needs:
+            if getattr(self, name) in (None, {}, []):
+                raise ValueError(f"a {self.kind} classification needs {name}")
+        return self
 
 
 class Rule(Cited):
@@ -1031,6 +1091,19 @@ class Instrument(Model):
             unknown = sorted(set(sub.items) - set(numbers))
             if unknown:
                 raise ValueError(f"subscale {sub.key!r} names items {unknown} that do not exist")
+        for item in self.items:
+            if item.ask_if is not None and not 1 <= item.ask_if.item < item.number:
+                raise ValueError(f"item {item.number} asks after item {item.ask_if.item}")
+        subscales = {sub.key for sub in self.scoring.subscales}
+        for c in self.scoring.classifications:
+            unknown_subs = sorted(set(c.minimum) - subscales)
+            if unknown_subs:
+                raise ValueError(f"classification {c.key!r} names subscales {unknown_subs}")
+            if c.kind == "subscales-percent" and not all(sub.max for sub in self.scoring.subscales):
+                raise ValueError(f"classification {c.key!r} needs every subscale's max")
+            missing_items = sorted(set(c.items) - set(numbers))
+            if missing_items:
+                raise ValueError(f"classification {c.key!r} names items {missing_items}")
         return self
 
 
@@ -1042,6 +1115,9 @@ class Scoring(Cited):
     response: Rule | None = None
     remission: Rule | None = None
     screen_positive: Rule | None = None
+    missing: MissingRule | None = None  # None: no cited rule, so no score with any missing
+    classifications: list[Classification] = Field(default_factory=list)
+    higher_is_better: bool = False
     description: Text | None = None
 
 
