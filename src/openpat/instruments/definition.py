@@ -52,6 +52,15 @@ class Definition:
     weights: FloatArray  # (n scored, n linear outputs): ±1 (reverse) per item and output
     offsets: FloatArray  # (n linear outputs,): lo + hi summed over reversed items
     linear: tuple[str, ...]  # output names of the weight columns: "total", subscale keys
+    coded: bool  # every item takes whole numbers within -128..127: checked as int8 codes
+
+    @property
+    def lo8(self) -> npt.NDArray[np.int8]:
+        return self.lo.astype(np.int8)
+
+    @property
+    def span8(self) -> npt.NDArray[np.uint8]:
+        return (self.hi - self.lo).astype(np.uint8)
 
     @property
     def id(self) -> str:
@@ -191,9 +200,10 @@ def compile_definition(instrument: s.Instrument) -> Definition:
         reverse=reverse,
         ask_if=ask_if,
         subscales=tuple(subscales),
-        weights=np.ascontiguousarray(weights),
+        weights=np.asfortranarray(weights),  # BLAS is fastest with few Fortran columns
         offsets=offsets,
         linear=tuple(linear),
+        coded=bool(all(integer) and np.all(np.array(lo) >= -128) and np.all(np.array(hi) <= 127)),
     )
 
 

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from openpat.errors import FieldProblem, InvalidInput
 from openpat.instruments.definition import BoolArray, Definition, FloatArray, SubscaleDef
+from openpat.knowledge.schema import Classification, MissingRule
 
 Int8Array = npt.NDArray[np.int8]
 IntArray = npt.NDArray[np.int64]
@@ -107,39 +108,53 @@ def _highest(levels: list[str]) -> str | None:
     return max(levels, key=order.index) if levels else None
 
 
-def validate(defn: Definition, answers: FloatArray, first_row: int = 1) -> None:
-    """Refuse any answer outside its item's allowed values, naming row and item."""
-    missing = np.isnan(answers)
-    ok = (answers >= defn.lo) & (answers <= defn.hi)
-    whole = defn.integer
-    if whole.any():
-        cols = np.flatnonzero(whole)
-        sub = answers[:, cols] if cols.size < whole.size else answers
-        ok_whole = sub == np.floor(sub)
-        if cols.size < whole.size:
-            ok[:, cols] &= ok_whole
-        else:
-            ok &= ok_whole
+def validate(
+    defn: Definition, answers: FloatArray, first_row: int = 1
+) -> tuple[npt.NDArray[np.intp], Int8Array | None]:
+    """Refuse any answer outside its item's allowed values, naming row and item.
+
+    Returns the rows with at least one missing answer, and for instruments whose answers are
+    small whole numbers the answers as int8 codes (meaningless where missing). Only the cells
+    that fail the fast check are looked at again, so a clean batch costs a few passes."""
+    x = answers
+    codes: Int8Array | None = None
+    if defn.coded:
+        with np.errstate(invalid="ignore"):
+            codes = x.astype(np.int8)  # NaN, fractions and big values do not survive the trip
+        ok = codes == x
+        shifted = codes - defn.lo8 if defn.lo.any() else codes
+        ok &= shifted.view(np.uint8) <= defn.span8  # negative shifts wrap to large values
+    else:
+        ok = (x >= defn.lo) & (x <= defn.hi)
+        whole = np.flatnonzero(defn.integer)
+        if whole.size:
+            ok[:, whole] &= x[:, whole] == np.floor(x[:, whole])
     for j, values in enumerate(defn.allowed):
         if values is not None:
-            ok[:, j] &= np.isin(answers[:, j], values)
-    bad = ~(ok | missing)
-    if not bad.any():
-        return
-    rows, cols = np.nonzero(bad)
-    problems = [
-        FieldProblem(
-            f"row {first_row + int(r)}, {defn.keys[int(c)]}",
-            f"{answers[r, c]:g} is not an allowed answer; use {defn.allowed_text(int(c))}"
-            " (leave the cell empty if unanswered)",
+            ok[:, j] &= np.isin(x[:, j], values)
+    if ok.all():
+        return np.empty(0, dtype=np.intp), codes
+    k = x.shape[1]
+    cells = np.flatnonzero(~ok)
+    nan = np.isnan(x.ravel()[cells])
+    bad = cells[~nan]
+    if bad.size:
+        rows, cols = bad // k, bad % k
+        problems = [
+            FieldProblem(
+                f"row {first_row + int(r)}, {defn.keys[int(c)]}",
+                f"{x[r, c]:g} is not an allowed answer; use {defn.allowed_text(int(c))}"
+                " (leave the cell empty if unanswered)",
+            )
+            for r, c in zip(rows[:MAX_REPORTED_PROBLEMS], cols[:MAX_REPORTED_PROBLEMS], strict=True)
+        ]
+        more = bad.size - len(problems)
+        message = f"{bad.size} answer(s) are not allowed for {defn.abbreviation}" + (
+            f" (first {len(problems)} listed)" if more > 0 else ""
         )
-        for r, c in zip(rows[:MAX_REPORTED_PROBLEMS], cols[:MAX_REPORTED_PROBLEMS], strict=True)
-    ]
-    more = int(bad.sum()) - len(problems)
-    message = f"{int(bad.sum())} answer(s) are not allowed for {defn.abbreviation}" + (
-        f" (first {len(problems)} listed)" if more > 0 else ""
-    )
-    raise InvalidInput(message, fields=problems)
+        raise InvalidInput(message, fields=problems)
+    rows = cells // k  # sorted, since the cells are
+    return rows[np.r_[True, rows[1:] != rows[:-1]]], codes
 
 
 def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Scores:
@@ -154,11 +169,18 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
             f"{defn.abbreviation} has {n_items} items ({', '.join(defn.keys)}); "
             f"got an array of shape {x.shape}",
         )
-    validate(defn, x, first_row)
+    x = np.ascontiguousarray(x)
+    incomplete, codes = validate(defn, x, first_row)
     if defn.ask_if:
         x = _apply_skip_logic(defn, x)
+        incomplete = incomplete[np.isnan(x[incomplete]).any(axis=1)]
     n = x.shape[0]
-    xs = x[:, defn.scored] if defn.scored.size < n_items else x
+    partial = defn.scored.size < n_items
+    pick = _columns(defn.scored)
+    xs = x[:, pick] if partial else x
+    codes_s = None if codes is None else (codes[:, pick] if partial else codes)
+    if partial and incomplete.size:  # only missing scored answers count
+        incomplete = incomplete[np.isnan(xs[incomplete]).any(axis=1)]
     rule = defn.scoring.missing
 
     # linear outputs (total, sum and mean subscales) in one product; NaN marks missing inputs
@@ -172,12 +194,10 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
         outputs[name] = column
     missing = np.zeros(n, dtype=np.int16)
     prorated = np.zeros(n, dtype=bool)
-    incomplete = np.flatnonzero(np.isnan(linear).any(axis=1)) if defn.linear else None
-    if incomplete is None or defn.method not in ("sum", "mean", "sum-times-4"):
-        incomplete = np.flatnonzero(np.isnan(xs).any(axis=1))
+    gaps = xs[incomplete]  # the responses with missing answers, copied once
     if incomplete.size:
-        missing[incomplete] = np.isnan(xs[incomplete]).sum(axis=1)
-        _score_incomplete(defn, xs, incomplete, outputs, prorated, rule)
+        missing[incomplete] = np.isnan(gaps).sum(axis=1)
+        _score_incomplete(defn, gaps, incomplete, outputs, prorated, rule)
 
     # max and highest-endorsed subscales (QIDS domains, C-SSRS ideation level)
     for sub in defn.subscales:
@@ -206,7 +226,7 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
     else:
         reason[~scored] = NO_MISSING_ALLOWED
     band = _bands(defn, total, n)
-    classifications, alerts = _classify(defn, xs, subscales)
+    classifications, alerts = _classify(defn, xs, codes_s, incomplete, gaps, subscales)
     return Scores(
         definition=defn,
         total=total,
@@ -219,6 +239,13 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
         classifications=classifications,
         alerts=alerts,
     )
+
+
+def _columns(index: npt.NDArray[np.intp]) -> slice | npt.NDArray[np.intp]:
+    """A slice (a view, no copy) when the columns are consecutive."""
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index
 
 
 def _subscale(defn: Definition, key: str) -> SubscaleDef:
@@ -272,18 +299,16 @@ def _highest_endorsed(
 
 def _score_incomplete(
     defn: Definition,
-    xs: FloatArray,
+    sub: FloatArray,
     rows: npt.NDArray[np.intp],
     outputs: dict[str, FloatArray],
     prorated: BoolArray,
     rule: object,
 ) -> None:
     """Rows with missing answers: prorate where the manual allows, else leave NaN."""
-    from openpat.knowledge.schema import MissingRule
-
     if not isinstance(rule, MissingRule) or rule.kind != "prorate" or not defn.linear:
         return
-    block = xs[rows]
+    block = sub
     answered = ~np.isnan(block)
     filled = np.where(answered, block, 0.0)
     w = np.abs(defn.weights)
@@ -313,16 +338,23 @@ def _bands(defn: Definition, total: FloatArray | None, n: int) -> npt.NDArray[np
     bands = defn.scoring.bands
     if total is None or not bands:
         return np.full(n, -1, dtype=np.int16)
-    lows = np.array([b.low for b in bands])
-    order = np.argsort(lows)
-    index = np.searchsorted(lows[order], total, side="right") - 1
+    order = sorted(range(len(bands)), key=lambda b: bands[b].low)
+    position = np.full(n, -1, dtype=np.int16)
+    for b in order:  # a handful of bands: one comparison over N each
+        position += total >= bands[b].low
     top = max(b.high for b in bands)
-    valid = (index >= 0) & ~np.isnan(total) & (total <= top)
-    return np.where(valid, order[np.clip(index, 0, None)], -1).astype(np.int16)
+    position[~(total <= top)] = -1  # NaN and above the scale
+    lookup = np.array([*order, -1], dtype=np.int16)
+    return lookup[position]
 
 
 def _classify(
-    defn: Definition, xs: FloatArray, subscales: dict[str, FloatArray]
+    defn: Definition,
+    xs: FloatArray,
+    codes: Int8Array | None,
+    incomplete: npt.NDArray[np.intp],
+    partial_rows: FloatArray,
+    subscales: dict[str, FloatArray],
 ) -> tuple[dict[str, Int8Array], dict[str, BoolArray]]:
     results: dict[str, Int8Array] = {}
     alerts: dict[str, BoolArray] = {}
@@ -332,16 +364,7 @@ def _classify(
     }
     for c in defn.scoring.classifications:
         if c.kind == "cluster-count":
-            assert c.item_threshold is not None
-            met = np.ones(xs.shape[0], dtype=bool)
-            could = np.ones(xs.shape[0], dtype=bool)
-            for key, need in c.minimum.items():
-                block = _effective(defn, xs, _subscale(defn, key).columns)
-                endorsed = (block >= c.item_threshold).sum(axis=1)
-                unknown = np.isnan(block).sum(axis=1)
-                met &= endorsed >= need
-                could &= endorsed + unknown >= need
-            value = np.where(met, 1, np.where(could, -1, 0))
+            value = _cluster_count(defn, c, xs, codes, incomplete, partial_rows)
         elif c.kind == "subscales-percent":
             assert c.percent is not None
             met = np.ones(xs.shape[0], dtype=bool)
@@ -364,3 +387,48 @@ def _classify(
             flagged = results[c.key] == 1
             alerts[c.alert] = alerts[c.alert] | flagged if c.alert in alerts else flagged
     return results, alerts
+
+
+def _cluster_count(
+    defn: Definition,
+    c: Classification,
+    xs: FloatArray,
+    codes: Int8Array | None,
+    incomplete: npt.NDArray[np.intp],
+    sub: FloatArray,
+) -> npt.NDArray[np.int8]:
+    """Endorsed items per cluster against the minimum; unknown where missing answers could
+    change the outcome. Complete rows are counted on the int8 codes with one product."""
+    assert c.item_threshold is not None
+    clusters = [_subscale(defn, key).columns for key in c.minimum]
+    need = list(c.minimum.values())
+    value = np.zeros(xs.shape[0], dtype=np.int8)
+    plain = codes is not None and not any(defn.reverse[cols].any() for cols in clusters)
+    if plain:
+        assert codes is not None
+        membership = np.zeros((codes.shape[1], len(clusters)), dtype=np.float32, order="F")
+        for k, cols in enumerate(clusters):
+            membership[cols, k] = 1.0
+        endorsed = (codes >= c.item_threshold).view(np.int8).astype(np.float32) @ membership
+        met = endorsed[:, 0] >= need[0]
+        for k in range(1, len(clusters)):
+            met &= endorsed[:, k] >= need[k]
+        value[met] = 1
+        rows, block_rows = incomplete, sub
+    else:
+        rows, block_rows = np.arange(xs.shape[0]), xs
+    if rows.size:
+        # endorsed and unknown counts per cluster for the rows with gaps, in two products
+        n_cols = block_rows.shape[1]
+        member = np.zeros((n_cols, len(clusters)))
+        for k, cols in enumerate(clusters):
+            member[cols, k] = 1.0
+        flipped = defn.reverse.any()
+        block = _effective(defn, block_rows, np.arange(n_cols)) if flipped else block_rows
+        hits = (block >= c.item_threshold).astype(np.float64) @ member
+        unknown = np.isnan(block).astype(np.float64) @ member
+        wanted = np.array(need, dtype=np.float64)
+        met_rows = (hits >= wanted).all(axis=1)
+        could = (hits + unknown >= wanted).all(axis=1)
+        value[rows] = np.where(met_rows, 1, np.where(could, -1, 0))
+    return value
