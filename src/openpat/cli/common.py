@@ -37,7 +37,10 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except OpenPatError as exc:
-            fail(exc.message, EXIT_CODES.get(exc.code, 1))
+            details = [
+                f"\n  {p.field}: {p.message}" for p in exc.fields if p.message not in exc.message
+            ]
+            fail(exc.message + "".join(details), EXIT_CODES.get(exc.code, 1))
             raise  # unreachable: fail() exits
 
     return wrapper

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openpat import __version__
-from openpat.cli import audit, db, demo, knowledge, pharmacology, screening, users
+from openpat.cli import audit, db, demo, instruments, knowledge, pharmacology, screening, users
 from openpat.cli.common import console, handles_errors, platform
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(knowledge.references_app, name="references")
 app.add_typer(knowledge.knowledge_app, name="knowledge")
 app.add_typer(screening.app, name="screen")
 app.add_typer(pharmacology.app, name="pk")
+app.add_typer(instruments.app, name="instruments")
 
 
 def _version(value: bool) -> None:
