@@ -326,6 +326,8 @@ class Sweep:
             "study_id": self.ids.study_id,
             "participant_id": self.ids.participant_id,
             "user_id": self.ids.user_id,
+            "response_id": (self.ids.own_response_id if op.path.startswith("/api/v1/me/") else 1),
+            "alert_id": 1,
             **KNOWLEDGE_IDS,
         }
         values.update(override)

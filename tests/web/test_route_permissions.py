@@ -143,13 +143,18 @@ class DemoIds:
     study_id: int
     participant_id: int
     user_id: int
+    own_response_id: int = 0  # the participant login's own form (the demo sends a PHQ-9)
 
     def fill(self, endpoint: Endpoint) -> str:
+        own = endpoint.path.startswith(("/api/v1/me/", "/me/"))
         values = {
             "study_id": self.study_id,
             "participant_id": self.participant_id,
             "user_id": self.user_id,
             "screening_id": 1,
+            # the demo's first questionnaire (a MADRS rating), or the participant's own form
+            "response_id": self.own_response_id if own else 1,
+            "alert_id": 1,
             **KNOWLEDGE_IDS,
         }
         path = endpoint.path
@@ -175,7 +180,15 @@ def demo_ids(platform: Platform) -> DemoIds:
         assert participant is not None and participant.study_id == study.id
         facilitator = uow.users.get_by_username("facilitator")
         assert facilitator is not None
-        return DemoIds(study_id=study.id, participant_id=participant.id, user_id=facilitator.id)
+        own = [
+            r.id for r in uow.responses.for_participant(participant.id) if r.source == "participant"
+        ]
+        return DemoIds(
+            study_id=study.id,
+            participant_id=participant.id,
+            user_id=facilitator.id,
+            own_response_id=own[0],
+        )
 
 
 def send(client: TestClient, endpoint: Endpoint, path: str, *, csrf: str | None = None) -> Response:

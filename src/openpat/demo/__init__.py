@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -261,3 +262,87 @@ def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.dat
         ),
         (2, {**base, "qtc_ms": None, "medications": [{"name": "sertralin"}]}, dosing),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResponse:
+    """A synthetic questionnaire or rating: whose, which, when, and the answers."""
+
+    participant: int  # index into the demo study's participants
+    instrument: str
+    visit: str
+    source: Literal["staff", "rater"]
+    rater_blinded: bool | None
+    answers: tuple[float, ...]
+    day: dt.date
+
+
+_TREATED = (
+    ParticipantStatus.IN_TREATMENT,
+    ParticipantStatus.FOLLOW_UP,
+    ParticipantStatus.COMPLETED,
+)
+_VISITS = (("baseline", 0), ("week 3", 21), ("week 6", 42))
+
+
+def _spread(total: int, n_items: int, high: int, rng: np.random.Generator) -> tuple[float, ...]:
+    """Item answers 0..high summing to ``total`` (random order)."""
+    total = max(0, min(total, n_items * high))
+    answers = np.full(n_items, total // n_items)
+    answers[: total % n_items] += 1
+    rng.shuffle(answers)
+    return tuple(float(a) for a in answers)
+
+
+def demo_outcomes(
+    study: DemoStudy, *, today: dt.date, seed: int = DEMO_SEED + 1
+) -> list[DemoResponse]:
+    """MADRS ratings (blinded rater), transcribed PHQ-9s and a C-SSRS at baseline for the
+    treated participants, improving over six weeks for most; two positive C-SSRS screens.
+    A generator of its own, so the study itself is the same with or without outcomes."""
+    rng = np.random.default_rng(seed)
+    found: list[DemoResponse] = []
+    treated = [
+        (i, p)
+        for i, p in enumerate(study.participants)
+        if p.steps and p.steps[-1].status in _TREATED
+    ]
+    for n, (index, person) in enumerate(treated):
+        start = next(s.on_date for s in person.steps if s.status is ParticipantStatus.IN_TREATMENT)
+        baseline_madrs = int(rng.integers(26, 38))
+        baseline_phq = int(rng.integers(14, 23))
+        keep = float(rng.uniform(0.2, 0.95))  # share of symptoms left at week 6
+        for visit, offset in _VISITS:
+            day = start + dt.timedelta(days=offset)
+            if day > today:  # not yet
+                continue
+            fraction = 1.0 - (1.0 - keep) * offset / 42
+            found.append(
+                DemoResponse(
+                    index,
+                    "madrs",
+                    visit,
+                    "rater",
+                    True,
+                    _spread(round(baseline_madrs * fraction), 10, 6, rng),
+                    day,
+                )
+            )
+            found.append(
+                DemoResponse(
+                    index,
+                    "phq-9",
+                    visit,
+                    "staff",
+                    None,
+                    (*_spread(round(baseline_phq * fraction), 9, 3, rng), 1.0),
+                    day,
+                )
+            )
+        cssrs = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        if n == 1:
+            cssrs = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)  # passive and non-specific thoughts
+        elif n == 4:
+            cssrs = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0)  # intent: a high-level alert
+        found.append(DemoResponse(index, "c-ssrs", "baseline", "rater", False, cssrs, start))
+    return found

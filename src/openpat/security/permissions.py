@@ -50,6 +50,10 @@ class Permission(StrEnum):
     SELF_SERVICE = "self.service"  # a participant's own pages
     KNOWLEDGE_READ = "knowledge.read"  # the cited knowledge base (reference data, no PHI)
     SCREENING_WRITE = "screening.write"  # run and keep eligibility screenings
+    OUTCOME_READ = "outcome.read"  # questionnaire answers and scores
+    OUTCOME_ENTER = "outcome.enter"  # send forms to participants, enter answers and ratings
+    ALERT_READ = "alert.read"  # safety alerts raised by answers
+    ALERT_MANAGE = "alert.manage"  # acknowledge a safety alert
 
 
 _STAFF = {
@@ -57,6 +61,13 @@ _STAFF = {
     Permission.API_DOCS,
     Permission.STUDY_READ,
     Permission.KNOWLEDGE_READ,
+}
+
+_OUTCOMES = {
+    Permission.OUTCOME_READ,
+    Permission.OUTCOME_ENTER,
+    Permission.ALERT_READ,
+    Permission.ALERT_MANAGE,
 }
 
 # Least privilege. Administrators run the platform but do not see participants' records or
@@ -72,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_READ,
             Permission.IDENTITY_WRITE,
             Permission.SCREENING_WRITE,
+            *_OUTCOMES,
         }
     ),
     Role.COORDINATOR: frozenset(
@@ -82,11 +94,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_READ,
             Permission.IDENTITY_WRITE,
             Permission.SCREENING_WRITE,
+            *_OUTCOMES,
         }
     ),
-    Role.FACILITATOR: frozenset(_STAFF | {Permission.PARTICIPANT_READ}),
-    Role.BLINDED_RATER: frozenset(_STAFF | {Permission.PARTICIPANT_READ}),
-    Role.MONITOR: frozenset(_STAFF | {Permission.PARTICIPANT_READ, Permission.AUDIT_READ}),
+    Role.FACILITATOR: frozenset(
+        _STAFF | {Permission.PARTICIPANT_READ, Permission.OUTCOME_READ, Permission.ALERT_READ}
+    ),
+    # A blinded rater enters ratings but sees no other outcome data (their own ratings only).
+    Role.BLINDED_RATER: frozenset(_STAFF | {Permission.PARTICIPANT_READ, Permission.OUTCOME_ENTER}),
+    Role.MONITOR: frozenset(
+        _STAFF
+        | {
+            Permission.PARTICIPANT_READ,
+            Permission.AUDIT_READ,
+            Permission.OUTCOME_READ,
+            Permission.ALERT_READ,
+        }
+    ),
     Role.PARTICIPANT: frozenset({Permission.ACCOUNT, Permission.SELF_SERVICE}),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,13 +14,15 @@ from openpat.demo import (
     DEMO_SEED,
     DEMO_SITE_TIMEZONE,
     DEMO_STUDY_CODE,
+    DemoStudy,
     build_demo_study,
+    demo_outcomes,
     demo_password,
     demo_screenings,
 )
 from openpat.errors import RuleViolation
 from openpat.security import Principal, Role
-from openpat.services import participants, screening, studies, users
+from openpat.services import outcomes, participants, screening, studies, users
 from openpat.services.participants import IdentityIn, ParticipantCreate, Sex, StatusChange
 from openpat.services.studies import SiteCreate, StudyCreate, today_at_site
 from openpat.services.users import MembershipIn, UserCreate
@@ -143,4 +146,57 @@ def load_demo(
             ),
             hasher=hasher,
         )
+    _load_outcomes(uow, system, spec, participant_ids)
+    # ... and has a PHQ-9 waiting to be filled in
+    with uow.reason("demo questionnaire sent"):
+        outcomes.create_response(
+            uow=uow,
+            principal=system,
+            response_in=outcomes.ResponseCreate(
+                participant_id=follow_up, instrument="PHQ-9", visit="week 12"
+            ),
+        )
     return DemoLoadResult(True, study.id, len(participant_ids), _logins())
+
+
+def _load_outcomes(
+    uow: UnitOfWork, system: Principal, spec: DemoStudy, participant_ids: list[int]
+) -> None:
+    """Ratings and questionnaires for the treated participants, dated at their visits and
+    entered by the demo's rater (MADRS), investigator (C-SSRS) and coordinator (PHQ-9)."""
+    today = today_at_site(DEMO_SITE_TIMEZONE, uow.now())
+    entered_by = {
+        "madrs": uow.users.get_by_username("rater"),
+        "c-ssrs": uow.users.get_by_username("investigator"),
+        "phq-9": uow.users.get_by_username("coordinator"),
+    }
+    for r in demo_outcomes(spec, today=today):
+        with uow.reason("demo questionnaire"):
+            created = outcomes.create_response(
+                uow=uow,
+                principal=system,
+                response_in=outcomes.ResponseCreate(
+                    participant_id=participant_ids[r.participant],
+                    instrument=r.instrument,
+                    visit=r.visit,
+                    source=r.source,
+                    rater_blinded=r.rater_blinded,
+                ),
+            )
+            keys = outcomes.item_keys(r.instrument)
+            outcomes.save_answers(
+                uow=uow,
+                principal=system,
+                response_id=created.id,
+                update=outcomes.AnswersUpdate(answers=dict(zip(keys, r.answers, strict=True))),
+            )
+            outcomes.submit(uow=uow, principal=system, response_id=created.id)
+            row = uow.responses.get(created.id)
+            assert row is not None
+            at = dt.datetime.combine(r.day, dt.time(11, 0), tzinfo=dt.UTC)
+            row.created_at = row.updated_at = row.submitted_at = at
+            user = entered_by[r.instrument]
+            row.created_by = row.submitted_by = user.id if user is not None else None
+            for alert in uow.alerts.listing(study_ids=None, participant_id=row.participant_id):
+                if alert.response_id == row.id:
+                    alert.created_at = at

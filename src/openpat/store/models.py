@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -217,6 +218,79 @@ class Screening(Base):
     knowledge_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
+class InstrumentResponse(Base):
+    """One administration of a questionnaire or rating scale to a participant: the answers
+    (saved as they are given, so a form can be resumed), and once submitted the scores with
+    the knowledge-base version they were computed from."""
+
+    __tablename__ = "instrument_responses"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(40))
+    visit: Mapped[str] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20))  # in-progress | submitted
+    source: Mapped[str] = mapped_column(String(20))  # participant | staff | rater
+    answers_json: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    rater_blinded: Mapped[bool | None] = mapped_column(Boolean)
+    total: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(80))
+    scored: Mapped[bool | None] = mapped_column(Boolean)
+    scores_json: Mapped[str | None] = mapped_column(Text)
+    knowledge_version: Mapped[str] = mapped_column(String(40))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('in-progress', 'submitted')", name="status"),
+        CheckConstraint("source IN ('participant', 'staff', 'rater')", name="source"),
+    )
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
+class SafetyAlert(Base):
+    """A safety alert raised by an answer (e.g. a C-SSRS yes to intent or behaviour) for the
+    study team to review and acknowledge."""
+
+    __tablename__ = "safety_alerts"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("instrument_responses.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))  # low | moderate | high
+    rule: Mapped[str] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # open | acknowledged
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    acknowledgement: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("level IN ('low', 'moderate', 'high')", name="level"),
+        CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
+    )
 
     def audit_study_id(self) -> int | None:
         return self.study_id

@@ -18,6 +18,7 @@ from openpat.errors import Conflict
 from openpat.store.audit import Actor
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
+from openpat.store.repositories.outcomes import AlertRepository, ResponseRepository
 from openpat.store.repositories.participants import ParticipantRepository
 from openpat.store.repositories.screenings import ScreeningRepository
 from openpat.store.repositories.studies import SiteRepository, StudyRepository
@@ -30,6 +31,8 @@ class UnitOfWork:
     users: UserRepository
     participants: ParticipantRepository
     screenings: ScreeningRepository
+    responses: ResponseRepository
+    alerts: AlertRepository
     audit: AuditRepository
     auth: AuthRepository
 
@@ -61,6 +64,8 @@ class UnitOfWork:
         self.users = UserRepository(session)
         self.participants = ParticipantRepository(session)
         self.screenings = ScreeningRepository(session)
+        self.responses = ResponseRepository(session)
+        self.alerts = AlertRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
         return self

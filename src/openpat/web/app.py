@@ -18,6 +18,7 @@ from openpat.services.runtime import Platform
 from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
+from openpat.web.api import outcomes as outcomes_api
 from openpat.web.api import participants as participants_api
 from openpat.web.api import pharmacology as pharmacology_api
 from openpat.web.api import screening as screening_api
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         knowledge_api,
         screening_api,
         pharmacology_api,
+        outcomes_api,
     ):
         app.include_router(api.router, prefix="/api/v1")
     for pages in (

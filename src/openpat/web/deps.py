@@ -132,6 +132,10 @@ UserManager = Annotated[auth.ActiveSession, Depends(Require(Permission.USER_MANA
 KnowledgeReader = Annotated[auth.ActiveSession, Depends(Require(Permission.KNOWLEDGE_READ))]
 ScreeningWriter = Annotated[auth.ActiveSession, Depends(Require(Permission.SCREENING_WRITE))]
 SelfService = Annotated[auth.ActiveSession, Depends(Require(Permission.SELF_SERVICE))]
+OutcomeReader = Annotated[auth.ActiveSession, Depends(Require(Permission.OUTCOME_READ))]
+OutcomeEnterer = Annotated[auth.ActiveSession, Depends(Require(Permission.OUTCOME_ENTER))]
+AlertReader = Annotated[auth.ActiveSession, Depends(Require(Permission.ALERT_READ))]
+AlertManager = Annotated[auth.ActiveSession, Depends(Require(Permission.ALERT_MANAGE))]
 
 
 def get_uow(platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:

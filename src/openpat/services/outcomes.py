@@ -1,0 +1,608 @@
+"""Outcomes: questionnaires sent to participants, answers saved as they are given (so a
+form can be resumed), ratings entered by raters, scores computed on submission, safety
+alerts raised by answers, and each participant's scores over time.
+
+Who sees what: the study team (``outcome.read``) sees answers and scores; a blinded rater
+(``outcome.enter`` without ``outcome.read``) sees only the ratings they entered; a
+participant sees and fills in their own forms but not the scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from openpat import instruments, knowledge
+from openpat.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
+from openpat.instruments import outcomes as change_rules
+from openpat.instruments.definition import Definition
+from openpat.security import Permission, Principal, Role
+from openpat.services import participants
+from openpat.services.ids import Id
+from openpat.store.models import InstrumentResponse, Participant, SafetyAlert
+from openpat.store.uow import UnitOfWork
+
+SELF_REPORT = "self-report"
+Source = Literal["participant", "staff", "rater"]
+
+
+class ResponseCreate(BaseModel):
+    """Send a form to a participant (``participant``), or enter one (``staff`` for a
+    self-report transcribed from paper, ``rater`` for a clinician rating)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    participant_id: Id
+    instrument: str = Field(min_length=1, max_length=40, examples=["PHQ-9"])
+    visit: str = Field(min_length=1, max_length=60, examples=["baseline", "week 6"])
+    source: Source = "participant"
+    rater_blinded: bool | None = Field(
+        default=None, description="for ratings: whether the rater was blind to allocation"
+    )
+
+
+class AnswersUpdate(BaseModel):
+    """Answers by item id (``null`` clears one); ``position`` is where to resume."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, float | None] = Field(default_factory=dict, max_length=200)
+    position: int | None = Field(default=None, ge=0, le=200)
+
+
+class ItemRead(BaseModel):
+    id: str
+    number: int
+    label: str
+    text: str | None
+    options: list[dict[str, Any]] | None
+    min: float | None
+    max: float | None
+    ask_if: dict[str, Any] | None
+
+
+class ResponseRead(BaseModel):
+    id: int
+    participant_id: int
+    participant_code: str
+    instrument: str
+    abbreviation: str
+    name: str
+    visit: str
+    status: Literal["in-progress", "submitted"]
+    source: Source
+    position: int
+    answered: int
+    items: int
+    answers: dict[str, float | None] | None  # None where the reader may not see them
+    total: float | None
+    band: str | None
+    scored: bool | None
+    scores: dict[str, Any] | None
+    rater_blinded: bool | None
+    knowledge_version: str
+    created_at: dt.datetime
+    submitted_at: dt.datetime | None
+
+
+class AlertRead(BaseModel):
+    id: int
+    study_id: int
+    participant_id: int
+    participant_code: str
+    response_id: int
+    instrument: str
+    visit: str
+    level: str
+    rule: str
+    message: str
+    status: str
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledgement: str | None
+
+
+class AlertAcknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=3, max_length=2000, description="what was done")
+
+
+class TimelinePoint(BaseModel):
+    response_id: int
+    visit: str
+    submitted_at: dt.datetime
+    total: float | None
+    band: str | None
+    change: float | None
+    percent_change: float | None
+    response: bool | None
+    remission: bool | None
+
+
+class Timeline(BaseModel):
+    participant_id: int
+    instrument: str
+    abbreviation: str
+    scale: tuple[float, float] | None
+    bands: list[dict[str, Any]]
+    baseline_response_id: int | None
+    response_rule: str | None
+    response_rule_conventional: bool
+    remission_rule: str | None
+    higher_is_better: bool
+    points: list[TimelinePoint]
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _definition(name: str, field: str = "instrument") -> Definition:
+    try:
+        return instruments.definition(knowledge.default(), name)
+    except NotFound as exc:
+        raise InvalidInput.for_field(field, exc.message) from None
+
+
+def item_keys(instrument: str) -> list[str]:
+    """The item ids of an instrument, in order."""
+    return list(_definition(instrument).keys)
+
+
+def items(defn: Definition) -> list[ItemRead]:
+    inst = defn.instrument
+    return [
+        ItemRead(
+            id=item.key,
+            number=item.number,
+            label=item.label,
+            text=item.text,
+            options=[{"value": o.value, "label": o.label} for o in inst.response_sets[item.options]]
+            if item.options
+            else None,
+            min=item.min,
+            max=item.max,
+            ask_if=item.ask_if.model_dump() if item.ask_if else None,
+        )
+        for item in inst.items
+    ]
+
+
+def _answers(row: InstrumentResponse) -> dict[str, float | None]:
+    data: dict[str, float | None] = json.loads(row.answers_json)
+    return data
+
+
+def _array(defn: Definition, answers: dict[str, float | None]) -> np.ndarray:
+    return np.array(
+        [[np.nan if answers.get(k) is None else float(answers[k]) for k in defn.keys]],  # type: ignore[arg-type]
+        dtype=np.float64,
+    )
+
+
+def asked(defn: Definition, answers: dict[str, float | None]) -> list[bool]:
+    """Which items are asked, given the answers so far (skip logic)."""
+    shown = [True] * len(defn.keys)
+    for item, gate, at_least in defn.ask_if:
+        value = answers.get(defn.keys[gate])
+        shown[item] = value is not None and value >= at_least
+    return shown
+
+
+def _can_read_scores(principal: Principal, row: InstrumentResponse | Participant) -> bool:
+    return principal.can(Permission.OUTCOME_READ, study_id=row.study_id)
+
+
+def _own(principal: Principal, participant_id: int) -> bool:
+    return participant_id in principal.own_participant_ids()
+
+
+def _read(
+    principal: Principal, row: InstrumentResponse, code: str, *, show_answers: bool
+) -> ResponseRead:
+    defn = _definition(row.instrument)
+    answers = _answers(row)
+    scores_visible = _can_read_scores(principal, row) or (
+        row.source == "rater" and row.created_by == principal.user_id
+    )
+    return ResponseRead(
+        id=row.id,
+        participant_id=row.participant_id,
+        participant_code=code,
+        instrument=defn.id,
+        abbreviation=defn.abbreviation,
+        name=defn.instrument.name,
+        visit=row.visit,
+        status=row.status,
+        source=row.source,
+        position=row.position,
+        answered=sum(v is not None for v in answers.values()),
+        items=len(defn.keys),
+        answers=answers if show_answers else None,
+        total=row.total if scores_visible else None,
+        band=row.band if scores_visible else None,
+        scored=row.scored if scores_visible else None,
+        scores=json.loads(row.scores_json) if scores_visible and row.scores_json else None,
+        rater_blinded=row.rater_blinded,
+        knowledge_version=row.knowledge_version,
+        created_at=row.created_at,
+        submitted_at=row.submitted_at,
+    )
+
+
+def _response_for(
+    uow: UnitOfWork,
+    principal: Principal,
+    response_id: int,
+    *,
+    write: bool,
+    check_status: bool = True,
+) -> tuple[InstrumentResponse, Participant]:
+    """The response if this user may see it (and, with ``write``, change it)."""
+    row = uow.responses.get(response_id)
+    missing = NotFound(f"response {response_id} not found")
+    if row is None:
+        raise missing
+    participant = uow.participants.get(row.participant_id)
+    assert participant is not None
+    if _own(principal, row.participant_id):
+        if row.source != "participant":
+            raise missing  # staff entries and ratings are not the participant's forms
+        if write and check_status:
+            _still_open(row)
+        return row, participant
+    if not principal.can(
+        Permission.PARTICIPANT_READ, study_id=participant.study_id, site_id=participant.site_id
+    ):
+        raise missing
+    if _can_read_scores(principal, row) and not write:
+        return row, participant
+    if not principal.can(
+        Permission.OUTCOME_ENTER, study_id=participant.study_id, site_id=participant.site_id
+    ):
+        raise missing if not write else PermissionDenied("your role may not enter answers")
+    if (
+        row.source == "rater"
+        and row.created_by != principal.user_id
+        and not _can_read_scores(principal, row)
+    ):
+        raise missing  # a rater sees only their own ratings
+    if write:
+        if check_status:
+            _still_open(row)
+        if row.source == "participant":
+            raise PermissionDenied("a form sent to a participant is filled in by the participant")
+    return row, participant
+
+
+def _still_open(row: InstrumentResponse) -> None:
+    if row.status != "in-progress":
+        raise InvalidInput.for_field("status", "this response has already been submitted")
+
+
+# -- use cases ----------------------------------------------------------------------------
+
+
+def create_response(
+    *, uow: UnitOfWork, principal: Principal, response_in: ResponseCreate
+) -> ResponseRead:
+    """Send a questionnaire to a participant, or start entering one (audited)."""
+    participant = participants.visible_participant(
+        uow, principal, response_in.participant_id, Permission.OUTCOME_ENTER
+    )
+    defn = _definition(response_in.instrument)
+    administration = defn.instrument.administration
+    if response_in.source in ("participant", "staff") and administration != SELF_REPORT:
+        raise InvalidInput.for_field(
+            "source",
+            f"{defn.abbreviation} is {administration}: enter it as a rating (source 'rater')",
+        )
+    if response_in.source == "rater" and administration == SELF_REPORT:
+        raise InvalidInput.for_field(
+            "source", f"{defn.abbreviation} is a self-report: send it to the participant"
+        )
+    rater_only = principal.roles == {Role.BLINDED_RATER}
+    if rater_only and response_in.source != "rater":
+        raise PermissionDenied("a blinded rater enters ratings only")
+    if response_in.source == "rater" and response_in.rater_blinded is None:
+        raise InvalidInput.for_field(
+            "rater_blinded", "say whether the rater was blind to the treatment allocation"
+        )
+    if response_in.source != "rater" and response_in.rater_blinded is not None:
+        raise InvalidInput.for_field("rater_blinded", "only a rating records rater blinding")
+    now = uow.now()
+    row = uow.responses.add(
+        InstrumentResponse(
+            study_id=participant.study_id,
+            participant_id=participant.id,
+            instrument=defn.id,
+            visit=response_in.visit.strip(),
+            status="in-progress",
+            source=response_in.source,
+            answers_json=json.dumps({}),
+            position=0,
+            rater_blinded=response_in.rater_blinded,
+            knowledge_version=knowledge.default().version,
+            created_by=uow.actor.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return _read(principal, row, participant.code, show_answers=True)
+
+
+def get_response(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:
+    row, participant = _response_for(uow, principal, response_id, write=False)
+    return _read(principal, row, participant.code, show_answers=True)
+
+
+def save_answers(
+    *, uow: UnitOfWork, principal: Principal, response_id: int, update: AnswersUpdate
+) -> ResponseRead:
+    """Check and keep answers as they are given; nothing is kept if one is not allowed."""
+    row, participant = _response_for(uow, principal, response_id, write=True, check_status=False)
+    defn = _definition(row.instrument)
+    answers = _answers(row)
+    problems = []
+    for key, value in update.answers.items():
+        try:
+            index = defn.column(key)
+        except KeyError:
+            problems.append(
+                FieldProblem(f"answers.{key}", f"{defn.abbreviation} has no item {key!r}")
+            )
+            continue
+        if value is not None:
+            probe = np.full((1, len(defn.keys)), np.nan)
+            probe[0, index] = value
+            try:
+                instruments.validate(defn, probe)
+            except InvalidInput:
+                problems.append(
+                    FieldProblem(
+                        f"answers.{key}",
+                        f"{value:g} is not an allowed answer; use {defn.allowed_text(index)}",
+                    )
+                )
+                continue
+        answers[defn.keys[index]] = value
+    if problems:
+        raise InvalidInput("some answers are not allowed", fields=problems)
+    _still_open(row)
+    row.answers_json = json.dumps(answers, sort_keys=True)
+    if update.position is not None:
+        row.position = min(update.position, len(defn.keys))
+    row.updated_at = uow.now()
+    uow.flush()
+    return _read(principal, row, participant.code, show_answers=True)
+
+
+def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:
+    """Score the response, keep the scores and raise any safety alert its answers call for.
+
+    A participant's form needs every item that is asked; a transcribed form or a rating may
+    have gaps, which are scored as the instrument's manual allows."""
+    row, participant = _response_for(uow, principal, response_id, write=True)
+    defn = _definition(row.instrument)
+    answers = _answers(row)
+    shown = asked(defn, answers)
+    if row.source == "participant":
+        unanswered = [
+            FieldProblem(f"answers.{key}", "please answer this question")
+            for key, show, scored in zip(defn.keys, shown, _scored_mask(defn), strict=True)
+            if show and scored and answers.get(key) is None
+        ]
+        if unanswered:
+            raise InvalidInput(
+                f"{len(unanswered)} question(s) still need an answer", fields=unanswered
+            )
+    result = instruments.score(defn, _array(defn, answers))
+    scores = result.row(0)
+    now = uow.now()
+    row.total = scores.get("total")  # type: ignore[assignment]
+    row.band = scores.get("band")  # type: ignore[assignment]
+    row.scored = bool(scores["scored"])
+    row.scores_json = json.dumps(scores, sort_keys=True)
+    row.status = "submitted"
+    row.submitted_at = now
+    row.submitted_by = uow.actor.user_id
+    row.updated_at = now
+    row.knowledge_version = knowledge.default().version
+    uow.flush()
+    for c in defn.scoring.classifications:
+        if c.alert is not None and scores.get(c.key) is True:
+            uow.alerts.add(
+                SafetyAlert(
+                    study_id=row.study_id,
+                    participant_id=row.participant_id,
+                    response_id=row.id,
+                    level=c.alert,
+                    rule=f"{defn.abbreviation}: {c.label}"[:120],
+                    message=c.description,
+                    status="open",
+                    created_at=now,
+                )
+            )
+    return _read(principal, row, participant.code, show_answers=True)
+
+
+def _scored_mask(defn: Definition) -> list[bool]:
+    scored = set(defn.scored.tolist())
+    return [i in scored for i in range(len(defn.keys))]
+
+
+def list_for_participant(
+    *, uow: UnitOfWork, principal: Principal, participant_id: int
+) -> list[ResponseRead]:
+    """Responses the user may see: all for the study team, own ratings for a rater."""
+    participant = participants.visible_participant(
+        uow, principal, participant_id, Permission.PARTICIPANT_READ
+    )
+    team = _can_read_scores(principal, participant)
+    enter = principal.can(
+        Permission.OUTCOME_ENTER, study_id=participant.study_id, site_id=participant.site_id
+    )
+    if not team and not enter:
+        raise PermissionDenied("your role does not allow reading questionnaire results")
+    rows = uow.responses.for_participant(participant.id)
+    if not team:
+        rows = [r for r in rows if r.source == "rater" and r.created_by == principal.user_id]
+    return [_read(principal, r, participant.code, show_answers=team) for r in rows]
+
+
+def my_forms(*, uow: UnitOfWork, principal: Principal) -> list[ResponseRead]:
+    """The participant's own forms: to fill in first, then those already sent."""
+    found = []
+    for pid in sorted(principal.own_participant_ids()):
+        participant = uow.participants.get(pid)
+        if participant is None:
+            continue
+        for row in uow.responses.for_participant(pid):
+            if row.source == "participant":
+                found.append(_read(principal, row, participant.code, show_answers=False))
+    return sorted(found, key=lambda r: (r.status != "in-progress", r.created_at))
+
+
+def timeline(
+    *, uow: UnitOfWork, principal: Principal, participant_id: int, instrument: str
+) -> Timeline:
+    """Submitted scores over time with change, response and remission against baseline
+    (the visit named "baseline", else the first submitted response)."""
+    participant = participants.visible_participant(
+        uow, principal, participant_id, Permission.OUTCOME_READ
+    )
+    defn = instruments.definition(knowledge.default(), instrument)  # NotFound: a 404
+    rows = [
+        r
+        for r in uow.responses.for_participant(participant.id, instrument=defn.id)
+        if r.status == "submitted" and r.submitted_at is not None
+    ]
+    rows.sort(key=lambda r: r.submitted_at)  # type: ignore[arg-type, return-value]
+    baseline = next((r for r in rows if r.visit.lower() == "baseline"), rows[0] if rows else None)
+    scoring = defn.scoring
+    points = []
+    result = None
+    if rows and baseline is not None:
+        base = baseline.total if baseline.total is not None else np.nan
+        totals = [np.nan if r.total is None else r.total for r in rows]
+        result = change_rules.change(defn, [base] * len(rows), totals)
+    for i, r in enumerate(rows):
+        after_baseline = baseline is not None and r.id != baseline.id
+        response_flag = remission_flag = None
+        change = percent = None
+        if result is not None and after_baseline:
+            change = _finite(result.change[i])
+            percent = _finite(result.percent_change[i])
+            if result.response is not None and result.response[i] >= 0:
+                response_flag = bool(result.response[i])
+            if result.remission is not None and result.remission[i] >= 0:
+                remission_flag = bool(result.remission[i])
+        points.append(
+            TimelinePoint(
+                response_id=r.id,
+                visit=r.visit,
+                submitted_at=r.submitted_at,
+                total=r.total,
+                band=r.band,
+                change=change,
+                percent_change=percent,
+                response=response_flag,
+                remission=remission_flag,
+            )
+        )
+    response_rule = result.response_rule if result else scoring.response
+    return Timeline(
+        participant_id=participant.id,
+        instrument=defn.id,
+        abbreviation=defn.abbreviation,
+        scale=(scoring.total.low, scoring.total.high) if scoring.total else None,
+        bands=[b.model_dump() for b in scoring.bands],
+        baseline_response_id=baseline.id if baseline else None,
+        response_rule=response_rule.description if response_rule else None,
+        response_rule_conventional=bool(result and result.conventional_response),
+        remission_rule=scoring.remission.description if scoring.remission else None,
+        higher_is_better=scoring.higher_is_better,
+        points=points,
+    )
+
+
+def _finite(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 3)
+
+
+# -- safety alerts ------------------------------------------------------------------------
+
+
+def list_alerts(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    status: Literal["open", "acknowledged"] | None = "open",
+    participant_id: int | None = None,
+) -> list[AlertRead]:
+    study_ids = principal.study_ids(Permission.ALERT_READ)
+    rows = uow.alerts.listing(study_ids=study_ids, status=status, participant_id=participant_id)
+    found = []
+    for a in rows:
+        participant = uow.participants.get(a.participant_id)
+        response = uow.responses.get(a.response_id)
+        if participant is None or response is None:
+            continue
+        if not principal.can(
+            Permission.ALERT_READ, study_id=participant.study_id, site_id=participant.site_id
+        ):
+            continue
+        found.append(_alert_read(a, participant.code, response))
+    return found
+
+
+def _alert_read(a: SafetyAlert, code: str, response: InstrumentResponse) -> AlertRead:
+    return AlertRead(
+        id=a.id,
+        study_id=a.study_id,
+        participant_id=a.participant_id,
+        participant_code=code,
+        response_id=a.response_id,
+        instrument=_definition(response.instrument).abbreviation,
+        visit=response.visit,
+        level=a.level,
+        rule=a.rule,
+        message=a.message,
+        status=a.status,
+        created_at=a.created_at,
+        acknowledged_at=a.acknowledged_at,
+        acknowledgement=a.acknowledgement,
+    )
+
+
+def acknowledge_alert(
+    *, uow: UnitOfWork, principal: Principal, alert_id: int, ack: AlertAcknowledge
+) -> AlertRead:
+    a = uow.alerts.get(alert_id)
+    participant = uow.participants.get(a.participant_id) if a else None
+    if (
+        a is None
+        or participant is None
+        or not principal.can(
+            Permission.ALERT_READ, study_id=participant.study_id, site_id=participant.site_id
+        )
+    ):
+        raise NotFound(f"alert {alert_id} not found")
+    if not principal.can(
+        Permission.ALERT_MANAGE, study_id=participant.study_id, site_id=participant.site_id
+    ):
+        raise PermissionDenied("your role may not acknowledge safety alerts")
+    if a.status == "acknowledged":
+        raise InvalidInput.for_field("status", "this alert has already been acknowledged")
+    a.status = "acknowledged"
+    a.acknowledged_by = uow.actor.user_id
+    a.acknowledged_at = uow.now()
+    a.acknowledgement = ack.note.strip()
+    uow.flush()
+    response = uow.responses.get(a.response_id)
+    assert response is not None
+    return _alert_read(a, participant.code, response)

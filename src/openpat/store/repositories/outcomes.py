@@ -1,0 +1,63 @@
+"""Questionnaire responses and the safety alerts their answers raise."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openpat.store.models import InstrumentResponse, SafetyAlert
+
+
+class ResponseRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, response_id: int) -> InstrumentResponse | None:
+        return self.session.get(InstrumentResponse, response_id)
+
+    def for_participant(
+        self, participant_id: int, *, instrument: str | None = None, limit: int = 500
+    ) -> Sequence[InstrumentResponse]:
+        stmt = select(InstrumentResponse).where(InstrumentResponse.participant_id == participant_id)
+        if instrument is not None:
+            stmt = stmt.where(InstrumentResponse.instrument == instrument)
+        stmt = stmt.order_by(InstrumentResponse.created_at, InstrumentResponse.id).limit(limit)
+        return self.session.scalars(stmt).all()
+
+    def add(self, response: InstrumentResponse) -> InstrumentResponse:
+        self.session.add(response)
+        self.session.flush()
+        return response
+
+
+class AlertRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, alert_id: int) -> SafetyAlert | None:
+        return self.session.get(SafetyAlert, alert_id)
+
+    def add(self, alert: SafetyAlert) -> SafetyAlert:
+        self.session.add(alert)
+        self.session.flush()
+        return alert
+
+    def listing(
+        self,
+        *,
+        study_ids: Collection[int] | None,
+        status: str | None = None,
+        participant_id: int | None = None,
+        limit: int = 200,
+    ) -> Sequence[SafetyAlert]:
+        stmt = select(SafetyAlert)
+        if study_ids is not None:
+            stmt = stmt.where(SafetyAlert.study_id.in_(list(study_ids)))
+        if status is not None:
+            stmt = stmt.where(SafetyAlert.status == status)
+        if participant_id is not None:
+            stmt = stmt.where(SafetyAlert.participant_id == participant_id)
+        stmt = stmt.order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc()).limit(limit)
+        return self.session.scalars(stmt).all()
