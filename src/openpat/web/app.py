@@ -29,6 +29,7 @@ from openpat.web.errors import install_error_handlers
 from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
+from openpat.web.pages import outcomes as outcome_pages
 from openpat.web.pages import participants as participant_pages
 from openpat.web.pages import pharmacology as pharmacology_pages
 from openpat.web.pages import screening as screening_pages
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         knowledge_pages,
         screening_pages,
         pharmacology_pages,
+        outcome_pages,
         admin,
         me,
     ):

@@ -46,6 +46,8 @@ def navigation(active: ActiveSession | None, study_id: int | None) -> list[NavIt
     if p.has(Permission.STUDY_READ):
         items.append(NavItem("Sessions", None, "sessions"))
         items.append(NavItem("Outcomes", None, "outcomes"))
+    if p.has(Permission.ALERT_READ):
+        items.append(NavItem("Alerts", "/alerts", "alerts"))
         items.append(NavItem("Analytics", None, "analytics"))
     if p.has(Permission.AUDIT_READ) or p.has(Permission.USER_MANAGE):
         href = "/admin/users" if p.has(Permission.USER_MANAGE) else "/admin/audit"

@@ -25,6 +25,7 @@ from openpat.services.studies import today_at_site
 from openpat.trial.pathway import ALLOWED_TRANSITIONS, PATHWAY_ORDER, ParticipantStatus
 from openpat.web.deps import IdentityWriter, ParticipantReader, ParticipantWriter, UowDep
 from openpat.web.pages.forms import form_problems
+from openpat.web.pages.outcomes import participant_outcomes
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -188,11 +189,13 @@ def _detail(
             )
         except NotFound:
             identity = None
+    outcome_view = participant_outcomes(uow, principal, p.id, p.study_id, p.site_id)
     return render(
         request,
         "participant.html",
         {
             "title": f"Participant {p.code}",
+            "outcomes": outcome_view,
             "p": p,
             "study": study,
             "study_id": p.study_id,

@@ -1,0 +1,422 @@
+"""Questionnaire pages: a participant fills in a form on a phone (one question per screen,
+or all on one page; saved at every step, so it resumes); the study team sends forms and
+enters ratings; the participant page shows scores and timelines; the alerts page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from openpat import instruments, knowledge
+from openpat.errors import FieldProblem, InvalidInput, OpenPatError
+from openpat.security import Permission, Principal, Role
+from openpat.services import outcomes
+from openpat.services.ids import Id
+from openpat.services.outcomes import (
+    AlertAcknowledge,
+    AnswersUpdate,
+    ResponseCreate,
+    ResponseRead,
+    Timeline,
+)
+from openpat.store.uow import UnitOfWork
+from openpat.web.deps import AlertManager, AlertReader, OutcomeEnterer, SelfService, UowDep
+from openpat.web.pages.forms import form_problems
+from openpat.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- the participant's form ---------------------------------------------------------------
+
+
+def _next_index(shown: list[bool], start: int, step: int) -> int:
+    """The next asked item from ``start`` in direction ``step`` (len = the review screen)."""
+    i = start
+    while 0 <= i < len(shown) and not shown[i]:
+        i += step
+    return max(0, min(i, len(shown)))
+
+
+def _form_context(
+    r: ResponseRead, q: int | None, show_all: bool, errors: list[FieldProblem]
+) -> dict[str, Any]:
+    defn = instruments.definition(knowledge.default(), r.instrument)
+    answers = r.answers or {}
+    shown = outcomes.asked(defn, answers)
+    items = outcomes.items(defn)
+    index = r.position if q is None else q
+    index = _next_index(shown, max(0, min(index, len(items))), 1)
+    asked_count = sum(shown)
+    number = sum(shown[:index]) + 1
+    labels: dict[str, str | None] = {}
+    for item in items:
+        value = answers.get(item.id)
+        label = None
+        if value is not None and item.options:
+            label = next((o["label"] for o in item.options if o["value"] == value), None)
+        labels[item.id] = label if label is not None else (None if value is None else f"{value:g}")
+    return {
+        "title": f"{r.abbreviation} · {r.visit}",
+        "nav_key": "me",
+        "r": r,
+        "instrument": defn.instrument,
+        "items": items,
+        "shown": shown,
+        "answers": answers,
+        "answer_labels": labels,
+        "index": index,
+        "number": min(number, asked_count),
+        "asked_count": asked_count,
+        "review": index >= len(items),
+        "show_all": show_all,
+        "errors": errors,
+        "percent": round(100 * r.answered / max(asked_count, 1)),
+    }
+
+
+@router.get("/me/forms/{response_id}")
+def my_form(request: Request, response_id: Id, active: SelfService, uow: UowDep) -> Response:
+    r = outcomes.get_response(uow=uow, principal=active.principal, response_id=response_id)
+    if r.status != "in-progress":
+        return RedirectResponse("/me?saved=submitted", status_code=303)
+    q = request.query_params.get("q")
+    context = _form_context(
+        r, int(q) if q and q.isdigit() else None, request.query_params.get("all") == "1", []
+    )
+    return render(request, "outcomes/form.html", context)
+
+
+@router.post("/me/forms/{response_id}")
+async def my_form_post(
+    request: Request, response_id: Id, active: SelfService, uow: UowDep
+) -> Response:
+    form = await request.form()
+    action = str(form.get("action", "next"))
+    q_raw = str(form.get("q", "0"))
+    q = int(q_raw) if q_raw.isdigit() else 0
+    principal = active.principal
+    current = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
+    defn = instruments.definition(knowledge.default(), current.instrument)
+    show_all = action in ("save-all", "submit-all")
+    try:
+        answers: dict[str, float | None] = {}
+        if show_all:
+            for key in defn.keys:
+                raw = str(form.get(f"a_{key}", "")).strip()
+                if raw:
+                    answers[key] = _number(raw, key)
+        elif q < len(defn.keys):
+            raw = str(form.get("answer", "")).strip()
+            key = defn.keys[q]
+            if raw:
+                answers[key] = _number(raw, key)
+            elif action == "next":
+                raise InvalidInput.for_field(f"answers.{key}", "please choose an answer")
+        merged = {**(current.answers or {}), **answers}
+        shown = outcomes.asked(defn, merged)
+        if action == "back":
+            target = max(q - 1, 0)
+            while target > 0 and not shown[target]:
+                target -= 1
+        elif action == "next":
+            target = _next_index(shown, q + 1, 1)
+        else:
+            target = q
+        with uow.reason("answers given by the participant"):
+            outcomes.save_answers(
+                uow=uow,
+                principal=principal,
+                response_id=response_id,
+                update=AnswersUpdate(answers=answers, position=target),
+            )
+            if action in ("submit", "submit-all"):
+                outcomes.submit(uow=uow, principal=principal, response_id=response_id)
+        uow.commit()
+        if action in ("submit", "submit-all"):
+            return RedirectResponse("/me?saved=submitted", status_code=303)
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "answer")
+        r = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
+        return render(
+            request,
+            "outcomes/form.html",
+            _form_context(r, q if action not in ("submit",) else len(defn.keys), show_all, errors),
+            status_code=status_code,
+        )
+    if action == "later":
+        return RedirectResponse("/me?saved=later", status_code=303)
+    suffix = "?all=1" if show_all else f"?q={target}"
+    return RedirectResponse(f"/me/forms/{response_id}{suffix}", status_code=303)
+
+
+def _number(raw: str, key: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInput.for_field(f"answers.{key}", f"{raw!r} is not an answer") from None
+
+
+# -- the study team -----------------------------------------------------------------------
+
+
+def participant_outcomes(
+    uow: UnitOfWork, principal: Principal, participant_id: int, study_id: int, site_id: int
+) -> dict[str, Any] | None:
+    """What the participant page shows about questionnaires, for this user; None if nothing."""
+    team = principal.can(Permission.OUTCOME_READ, study_id=study_id, site_id=site_id)
+    enter = principal.can(Permission.OUTCOME_ENTER, study_id=study_id, site_id=site_id)
+    if not team and not enter:
+        return None
+    responses = outcomes.list_for_participant(
+        uow=uow, principal=principal, participant_id=participant_id
+    )
+    timelines: list[dict[str, Any]] = []
+    if team:
+        names = sorted(
+            {r.instrument for r in responses if r.status == "submitted" and r.total is not None}
+        )
+        for name in names:
+            t = outcomes.timeline(
+                uow=uow, principal=principal, participant_id=participant_id, instrument=name
+            )
+            if t.points:
+                timelines.append(_chart(t))
+    rater_only = principal.roles == {Role.BLINDED_RATER}
+    listing = [i for i in _scorable() if i.scoring]
+    return {
+        "responses": responses,
+        "timelines": timelines,
+        "team": team,
+        "can_send": enter and not rater_only,
+        "can_rate": enter,
+        "self_report": [i for i in listing if i.administration == "self-report"],
+        "ratings": [i for i in listing if i.administration != "self-report"],
+        "alerts": outcomes.list_alerts(
+            uow=uow, principal=principal, status="open", participant_id=participant_id
+        )
+        if principal.can(Permission.ALERT_READ, study_id=study_id, site_id=site_id)
+        else [],
+    }
+
+
+def _scorable() -> list[Any]:
+    found = []
+    for inst in sorted(knowledge.default().instruments.values(), key=lambda i: i.abbreviation):
+        try:
+            instruments.compile_definition(inst)
+        except InvalidInput:
+            continue
+        found.append(inst)
+    return found
+
+
+def _chart(t: Timeline) -> dict[str, Any]:
+    """Coordinates for a small SVG: bands shaded, baseline ringed, response/remission marked."""
+    width, height, left, right, top, bottom = 560, 170, 40, 16, 10, 34
+    low, high = t.scale if t.scale else (0.0, max(p.total or 0 for p in t.points) or 1.0)
+    n = len(t.points)
+
+    def x(i: int) -> float:
+        return left + (i + 0.5) * (width - left - right) / n
+
+    def y(v: float) -> float:
+        return top + (high - v) / (high - low) * (height - top - bottom)
+
+    bands = [
+        {
+            "y": y(min(b["high"] + 1, high) if b["high"] < high else high),
+            "h": y(b["low"]) - y(min(b["high"] + 1, high) if b["high"] < high else high),
+            "label": b["label"],
+            "shade": k % 2,
+        }
+        for k, b in enumerate(t.bands)
+    ]
+    points = [
+        {
+            "x": x(i),
+            "y": y(p.total) if p.total is not None else None,
+            "p": p,
+            "baseline": p.response_id == t.baseline_response_id,
+        }
+        for i, p in enumerate(t.points)
+    ]
+    line = " ".join(f"{q['x']:.1f},{q['y']:.1f}" for q in points if q["y"] is not None)
+    return {
+        "t": t,
+        "width": width,
+        "height": height,
+        "left": left,
+        "right": right,
+        "bands": bands,
+        "points": points,
+        "line": line,
+        "ticks": [{"v": v, "y": y(v)} for v in (low, (low + high) / 2, high)],
+        "base_y": height - bottom,
+    }
+
+
+@router.post("/participants/{participant_id}/responses")
+def send_or_start(
+    request: Request,
+    participant_id: Id,
+    active: OutcomeEnterer,
+    uow: UowDep,
+    instrument: Annotated[str, Form()] = "",
+    visit: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "participant",
+    rater_blinded: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        body = ResponseCreate.model_validate(
+            {
+                "participant_id": participant_id,
+                "instrument": instrument,
+                "visit": visit,
+                "source": source,
+                "rater_blinded": None if source != "rater" else rater_blinded == "yes",
+            }
+        )
+        with uow.reason("questionnaire sent" if source == "participant" else "entry started"):
+            created = outcomes.create_response(
+                uow=uow, principal=active.principal, response_in=body
+            )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, _ = form_problems(exc, "instrument")
+        message = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        return RedirectResponse(
+            f"/participants/{participant_id}?outcome_error={_quote(message)}#outcomes",
+            status_code=303,
+        )
+    if created.source == "participant":
+        return RedirectResponse(f"/participants/{participant_id}?saved=sent#outcomes", 303)
+    return RedirectResponse(f"/responses/{created.id}/enter", status_code=303)
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text[:300])
+
+
+@router.get("/responses/{response_id}/enter")
+def enter_form(request: Request, response_id: Id, active: OutcomeEnterer, uow: UowDep) -> Response:
+    r = outcomes.get_response(uow=uow, principal=active.principal, response_id=response_id)
+    return _enter_page(request, r, [])
+
+
+def _enter_page(
+    request: Request, r: ResponseRead, errors: list[FieldProblem], status_code: int = 200
+) -> Response:
+    defn = instruments.definition(knowledge.default(), r.instrument)
+    return render(
+        request,
+        "outcomes/enter.html",
+        {
+            "title": f"{r.abbreviation} · {r.visit}",
+            "nav_key": "participants",
+            "r": r,
+            "items": outcomes.items(defn),
+            "answers": r.answers or {},
+            "errors": errors,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/responses/{response_id}/enter")
+async def enter_post(
+    request: Request, response_id: Id, active: OutcomeEnterer, uow: UowDep
+) -> Response:
+    form = await request.form()
+    principal = active.principal
+    r = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
+    defn = instruments.definition(knowledge.default(), r.instrument)
+    try:
+        answers: dict[str, float | None] = {}
+        for key in defn.keys:
+            raw = str(form.get(f"a_{key}", "")).strip()
+            answers[key] = _number(raw, key) if raw else None
+        with uow.reason("answers entered"):
+            outcomes.save_answers(
+                uow=uow,
+                principal=principal,
+                response_id=response_id,
+                update=AnswersUpdate(answers=answers),
+            )
+            if form.get("action") == "submit":
+                outcomes.submit(uow=uow, principal=principal, response_id=response_id)
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "answers")
+        return _enter_page(request, r, errors, status_code)
+    if form.get("action") == "submit":
+        return RedirectResponse(f"/participants/{r.participant_id}?saved=scored#outcomes", 303)
+    return RedirectResponse(f"/responses/{response_id}/enter", status_code=303)
+
+
+# -- alerts -------------------------------------------------------------------------------
+
+
+@router.get("/alerts")
+def alerts_page(request: Request, active: AlertReader, uow: UowDep) -> Response:
+    status = request.query_params.get("status", "open")
+    wanted = status if status in ("open", "acknowledged") else "open"
+    found = outcomes.list_alerts(uow=uow, principal=active.principal, status=wanted)  # type: ignore[arg-type]
+    return render(
+        request,
+        "outcomes/alerts.html",
+        {
+            "title": "Safety alerts",
+            "nav_key": "alerts",
+            "alerts": found,
+            "status": wanted,
+            "can_manage": active.principal.has(Permission.ALERT_MANAGE),
+            "errors": [],
+        },
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge_page(
+    request: Request,
+    alert_id: Id,
+    active: AlertManager,
+    uow: UowDep,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        with uow.reason("safety alert acknowledged"):
+            outcomes.acknowledge_alert(
+                uow=uow,
+                principal=active.principal,
+                alert_id=alert_id,
+                ack=AlertAcknowledge.model_validate({"note": note}),
+            )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "note")
+        found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
+        return render(
+            request,
+            "outcomes/alerts.html",
+            {
+                "title": "Safety alerts",
+                "nav_key": "alerts",
+                "alerts": found,
+                "status": "open",
+                "can_manage": True,
+                "errors": errors,
+                "error_alert": alert_id,
+            },
+            status_code=status_code,
+        )
+    return RedirectResponse("/alerts?saved=acknowledged", status_code=303)
