@@ -90,6 +90,12 @@ def test_pcl5_high_total_can_fail_the_cluster_rule() -> None:
     assert row["total"] == 59 and row["dsm5-provisional"] is False
 
 
+def test_a_missing_answer_leaves_the_other_clusters_scored() -> None:
+    row = one("PCL-5", _pcl5(i1=NA, i6=3, i8=2, i9=2, i15=4))
+    assert row["cluster-b"] is None and row["total"] is None
+    assert (row["cluster-c"], row["cluster-d"], row["cluster-e"]) == (3, 4, 4)
+
+
 def test_pcl5_a_little_bit_does_not_count_and_missing_makes_it_unknown() -> None:
     assert one("PCL-5", _pcl5(i1=2, i6=2, i8=2, i9=1, i15=2, i16=2))["dsm5-provisional"] is False
     unknown = one("PCL-5", _pcl5(i1=2, i6=2, i8=2, i9=NA, i15=2, i16=2))

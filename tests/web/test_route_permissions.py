@@ -37,6 +37,9 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/api/v1/auth/login"),
+        # a participant's personal link to one form: the unguessable token is the credential
+        ("GET", "/f/{token}"),
+        ("POST", "/f/{token}"),
     }
 )
 

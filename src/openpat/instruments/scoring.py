@@ -181,10 +181,38 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
     codes_s = None if codes is None else (codes[:, pick] if partial else codes)
     if partial and incomplete.size:  # only missing scored answers count
         incomplete = incomplete[np.isnan(xs[incomplete]).any(axis=1)]
-    rule = defn.scoring.missing
 
-    # linear outputs (total, sum and mean subscales) in one product; NaN marks missing inputs
+    # linear outputs (total, sum and mean subscales) in one product
     linear = xs @ defn.weights + defn.offsets if defn.linear else np.empty((n, 0))
+    missing = np.zeros(n, dtype=np.int16)
+    gaps = xs[incomplete]  # the responses with missing answers, copied once
+    if incomplete.size:
+        gap = np.isnan(gaps)
+        missing[incomplete] = gap.sum(axis=1)
+        if defn.linear:
+            # NaN times a zero weight is NaN in a product: redo these rows so that only the
+            # outputs that use a missing answer are missing
+            redone = np.where(gap, 0.0, gaps) @ defn.weights + defn.offsets
+            redone[(gap.astype(np.float64) @ np.abs(defn.weights)) > 0] = np.nan
+            linear[incomplete] = redone
+    return _finish(defn, x, linear, missing, incomplete, codes_s)
+
+
+def _finish(
+    defn: Definition,
+    x: FloatArray,
+    linear: FloatArray,
+    missing: npt.NDArray[np.int16],
+    incomplete: npt.NDArray[np.intp],
+    codes_s: Int8Array | None,
+) -> Scores:
+    """Everything after the linear sums: prorating, other subscales, total, bands,
+    classifications."""
+    n = x.shape[0]
+    partial = defn.scored.size < len(defn.keys)
+    xs = x[:, _columns(defn.scored)] if partial else x
+    gaps = xs[incomplete]
+    rule = defn.scoring.missing
     outputs: dict[str, FloatArray] = {}
     counts = np.abs(defn.weights).sum(axis=0)
     for k, name in enumerate(defn.linear):
@@ -192,11 +220,8 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
         if _is_mean(defn, name):
             column = column / counts[k]
         outputs[name] = column
-    missing = np.zeros(n, dtype=np.int16)
     prorated = np.zeros(n, dtype=bool)
-    gaps = xs[incomplete]  # the responses with missing answers, copied once
     if incomplete.size:
-        missing[incomplete] = np.isnan(gaps).sum(axis=1)
         _score_incomplete(defn, gaps, incomplete, outputs, prorated, rule)
 
     # max and highest-endorsed subscales (QIDS domains, C-SSRS ideation level)

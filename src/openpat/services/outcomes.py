@@ -10,7 +10,9 @@ participant sees and fills in their own forms but not the scores.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import secrets
 from typing import Any, Literal
 
 import numpy as np
@@ -20,10 +22,10 @@ from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
 from openpat.instruments import outcomes as change_rules
 from openpat.instruments.definition import Definition
-from openpat.security import Permission, Principal, Role
+from openpat.security import Membership, Permission, Principal, Role
 from openpat.services import participants
 from openpat.services.ids import Id
-from openpat.store.models import InstrumentResponse, Participant, SafetyAlert
+from openpat.store.models import FormLink, InstrumentResponse, Participant, SafetyAlert
 from openpat.store.uow import UnitOfWork
 
 SELF_REPORT = "self-report"
@@ -606,3 +608,83 @@ def acknowledge_alert(
     response = uow.responses.get(a.response_id)
     assert response is not None
     return _alert_read(a, participant.code, response)
+
+
+# -- personal links -----------------------------------------------------------------------
+
+LINK_DAYS = 14
+
+
+class FormLinkRead(BaseModel):
+    response_id: int
+    path: str  # /f/<token>: shown once, never stored
+    expires_at: dt.datetime
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_link(
+    *, uow: UnitOfWork, principal: Principal, response_id: int, days: int = LINK_DAYS
+) -> FormLinkRead:
+    """A personal link to a form sent to a participant, for use without an account. A new
+    link replaces the previous one; only the token's hash is kept, so it is shown once."""
+    row = uow.responses.get(response_id)
+    participant = uow.participants.get(row.participant_id) if row else None
+    if row is None or participant is None:
+        raise NotFound(f"response {response_id} not found")
+    participants.visible_participant(uow, principal, participant.id, Permission.OUTCOME_ENTER)
+    if row.source != "participant":
+        raise InvalidInput.for_field("source", "only a form sent to the participant has a link")
+    _still_open(row)
+    token = secrets.token_urlsafe(32)
+    now = uow.now()
+    expires = now + dt.timedelta(days=days)
+    link = uow.form_links.for_response(row.id)
+    if link is None:
+        uow.form_links.add(
+            FormLink(
+                response_id=row.id,
+                study_id=row.study_id,
+                participant_id=row.participant_id,
+                token_hash=_token_hash(token),
+                expires_at=expires,
+                created_by=uow.actor.user_id,
+                created_at=now,
+            )
+        )
+    else:
+        link.token_hash = _token_hash(token)
+        link.expires_at = expires
+        link.created_by = uow.actor.user_id
+        link.created_at = now
+        uow.flush()
+    return FormLinkRead(response_id=row.id, path=f"/f/{token}", expires_at=expires)
+
+
+def link_principal(uow: UnitOfWork, token: str) -> tuple[Principal, int]:
+    """Who a personal link speaks for (the participant, for that one form) and the form's
+    id. An unknown, expired or used link is NotFound, saying no more than that."""
+    gone = NotFound("this link is not valid: it may have expired or the form was already sent")
+    if not 20 <= len(token) <= 100:
+        raise gone
+    link = uow.form_links.by_hash(_token_hash(token))
+    if link is None or link.expires_at <= uow.now():
+        raise gone
+    row = uow.responses.get(link.response_id)
+    if row is None or row.status != "in-progress":
+        raise gone
+    principal = Principal(
+        user_id=0,
+        username=f"form-link-{link.id}",
+        display_name="Participant (personal link)",
+        memberships=(
+            Membership(
+                role=Role.PARTICIPANT,
+                study_id=row.study_id,
+                participant_id=row.participant_id,
+            ),
+        ),
+    )
+    return principal, row.id

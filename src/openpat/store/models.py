@@ -267,6 +267,30 @@ class InstrumentResponse(Base):
         return self.participant_id
 
 
+class FormLink(Base):
+    """A personal link to one form, for a participant without an account: only the SHA-256
+    of its token is kept; it ends at ``expires_at``, when revoked, or when the form is sent."""
+
+    __tablename__ = "form_links"
+    __audited__ = True
+    __audit_redacted__ = frozenset({"token_hash"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("instrument_responses.id"), unique=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
 class SafetyAlert(Base):
     """A safety alert raised by an answer (e.g. a C-SSRS yes to intent or behaviour) for the
     study team to review and acknowledge."""

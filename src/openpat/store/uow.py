@@ -18,7 +18,11 @@ from openpat.errors import Conflict
 from openpat.store.audit import Actor
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
-from openpat.store.repositories.outcomes import AlertRepository, ResponseRepository
+from openpat.store.repositories.outcomes import (
+    AlertRepository,
+    FormLinkRepository,
+    ResponseRepository,
+)
 from openpat.store.repositories.participants import ParticipantRepository
 from openpat.store.repositories.screenings import ScreeningRepository
 from openpat.store.repositories.studies import SiteRepository, StudyRepository
@@ -33,6 +37,7 @@ class UnitOfWork:
     screenings: ScreeningRepository
     responses: ResponseRepository
     alerts: AlertRepository
+    form_links: FormLinkRepository
     audit: AuditRepository
     auth: AuthRepository
 
@@ -66,6 +71,7 @@ class UnitOfWork:
         self.screenings = ScreeningRepository(session)
         self.responses = ResponseRepository(session)
         self.alerts = AlertRepository(session)
+        self.form_links = FormLinkRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
         return self

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpat.store.models import InstrumentResponse, SafetyAlert
+from openpat.store.models import FormLink, InstrumentResponse, SafetyAlert
 
 
 class ResponseRepository:
@@ -61,3 +61,23 @@ class AlertRepository:
             stmt = stmt.where(SafetyAlert.participant_id == participant_id)
         stmt = stmt.order_by(SafetyAlert.created_at.desc(), SafetyAlert.id.desc()).limit(limit)
         return self.session.scalars(stmt).all()
+
+
+class FormLinkRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_hash(self, token_hash: str) -> FormLink | None:
+        return self.session.scalars(
+            select(FormLink).where(FormLink.token_hash == token_hash)
+        ).first()
+
+    def for_response(self, response_id: int) -> FormLink | None:
+        return self.session.scalars(
+            select(FormLink).where(FormLink.response_id == response_id)
+        ).first()
+
+    def add(self, link: FormLink) -> FormLink:
+        self.session.add(link)
+        self.session.flush()
+        return link

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from openpat import instruments, knowledge
-from openpat.errors import FieldProblem, InvalidInput, OpenPatError
+from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Principal, Role
 from openpat.services import outcomes
 from openpat.services.ids import Id
@@ -22,8 +22,16 @@ from openpat.services.outcomes import (
     ResponseRead,
     Timeline,
 )
+from openpat.services.runtime import Actor
 from openpat.store.uow import UnitOfWork
-from openpat.web.deps import AlertManager, AlertReader, OutcomeEnterer, SelfService, UowDep
+from openpat.web.deps import (
+    PUBLIC,
+    AlertManager,
+    AlertReader,
+    OutcomeEnterer,
+    SelfService,
+    UowDep,
+)
 from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
 
@@ -80,28 +88,70 @@ def _form_context(
 
 @router.get("/me/forms/{response_id}")
 def my_form(request: Request, response_id: Id, active: SelfService, uow: UowDep) -> Response:
-    r = outcomes.get_response(uow=uow, principal=active.principal, response_id=response_id)
-    if r.status != "in-progress":
-        return RedirectResponse("/me?saved=submitted", status_code=303)
-    q = request.query_params.get("q")
-    context = _form_context(
-        r, int(q) if q and q.isdigit() else None, request.query_params.get("all") == "1", []
-    )
-    return render(request, "outcomes/form.html", context)
+    return _show_form(request, uow, active.principal, response_id, f"/me/forms/{response_id}")
 
 
 @router.post("/me/forms/{response_id}")
 async def my_form_post(
     request: Request, response_id: Id, active: SelfService, uow: UowDep
 ) -> Response:
+    return await _post_form(request, uow, active.principal, response_id, f"/me/forms/{response_id}")
+
+
+@router.get("/f/{token}", dependencies=[PUBLIC])
+def link_form(request: Request, token: str, uow: UowDep) -> Response:
+    """A participant's personal link to one form (no account needed)."""
+    try:
+        principal, response_id = outcomes.link_principal(uow, token)
+    except NotFound as exc:
+        return _link_gone(request, exc.message)
+    return _show_form(request, uow, principal, response_id, f"/f/{token}")
+
+
+@router.post("/f/{token}", dependencies=[PUBLIC])
+async def link_form_post(request: Request, token: str, uow: UowDep) -> Response:
+    try:
+        principal, response_id = outcomes.link_principal(uow, token)
+    except NotFound as exc:
+        return _link_gone(request, exc.message)
+    uow.set_actor(Actor(name=f"participant (personal link, form {response_id})"))
+    return await _post_form(request, uow, principal, response_id, f"/f/{token}")
+
+
+def _link_gone(request: Request, message: str) -> Response:
+    return render(
+        request,
+        "outcomes/link_done.html",
+        {"title": "Questionnaire", "message": message},
+        status_code=404,
+    )
+
+
+def _show_form(
+    request: Request, uow: UnitOfWork, principal: Principal, response_id: int, form_url: str
+) -> Response:
+    r = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
+    if r.status != "in-progress":
+        return RedirectResponse("/me?saved=submitted", status_code=303)
+    q = request.query_params.get("q")
+    context = _form_context(
+        r, int(q) if q and q.isdigit() else None, request.query_params.get("all") == "1", []
+    )
+    context["form_url"] = form_url
+    return render(request, "outcomes/form.html", context)
+
+
+async def _post_form(
+    request: Request, uow: UnitOfWork, principal: Principal, response_id: int, form_url: str
+) -> Response:
     form = await request.form()
     action = str(form.get("action", "next"))
     q_raw = str(form.get("q", "0"))
     q = int(q_raw) if q_raw.isdigit() else 0
-    principal = active.principal
     current = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
     defn = instruments.definition(knowledge.default(), current.instrument)
     show_all = action in ("save-all", "submit-all")
+    by_link = form_url.startswith("/f/")
     try:
         answers: dict[str, float | None] = {}
         if show_all:
@@ -137,21 +187,40 @@ async def my_form_post(
                 outcomes.submit(uow=uow, principal=principal, response_id=response_id)
         uow.commit()
         if action in ("submit", "submit-all"):
+            if by_link:
+                return _link_gone_thanks(request)
             return RedirectResponse("/me?saved=submitted", status_code=303)
     except (ValidationError, OpenPatError) as exc:
         uow.rollback()
         errors, status_code = form_problems(exc, "answer")
         r = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
-        return render(
-            request,
-            "outcomes/form.html",
-            _form_context(r, q if action not in ("submit",) else len(defn.keys), show_all, errors),
-            status_code=status_code,
-        )
+        context = _form_context(r, q if action != "submit" else len(defn.keys), show_all, errors)
+        context["form_url"] = form_url
+        return render(request, "outcomes/form.html", context, status_code=status_code)
     if action == "later":
+        if by_link:
+            return render(
+                request,
+                "outcomes/link_done.html",
+                {
+                    "title": "Questionnaire",
+                    "message": "Your answers are saved. Open the same link again to finish.",
+                },
+            )
         return RedirectResponse("/me?saved=later", status_code=303)
     suffix = "?all=1" if show_all else f"?q={target}"
-    return RedirectResponse(f"/me/forms/{response_id}{suffix}", status_code=303)
+    return RedirectResponse(f"{form_url}{suffix}", status_code=303)
+
+
+def _link_gone_thanks(request: Request) -> Response:
+    return render(
+        request,
+        "outcomes/link_done.html",
+        {
+            "title": "Questionnaire",
+            "message": "Thank you: your answers have been sent to your study team.",
+        },
+    )
 
 
 def _number(raw: str, key: str) -> float:
@@ -360,6 +429,28 @@ async def enter_post(
     if form.get("action") == "submit":
         return RedirectResponse(f"/participants/{r.participant_id}?saved=scored#outcomes", 303)
     return RedirectResponse(f"/responses/{response_id}/enter", status_code=303)
+
+
+@router.post("/responses/{response_id}/link")
+def create_link_page(
+    request: Request, response_id: Id, active: OutcomeEnterer, uow: UowDep
+) -> Response:
+    """A personal link to a sent form, shown once to pass on to the participant."""
+    with uow.reason("personal form link created"):
+        link = outcomes.create_link(uow=uow, principal=active.principal, response_id=response_id)
+    uow.commit()
+    r = outcomes.get_response(uow=uow, principal=active.principal, response_id=response_id)
+    return render(
+        request,
+        "outcomes/link.html",
+        {
+            "title": "Personal link",
+            "nav_key": "participants",
+            "r": r,
+            "url": str(request.base_url).rstrip("/") + link.path,
+            "expires_at": link.expires_at,
+        },
+    )
 
 
 # -- alerts -------------------------------------------------------------------------------

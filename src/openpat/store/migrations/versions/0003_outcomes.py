@@ -72,6 +72,41 @@ def upgrade() -> None:
             batch_op.f("ix_instrument_responses_study_id"), ["study_id"], unique=False
         )
     op.create_table(
+        "form_links",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("response_id", sa.Integer(), nullable=False),
+        sa.Column("study_id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_form_links_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_form_links_participant_id_participants"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["response_id"],
+            ["instrument_responses.id"],
+            name=op.f("fk_form_links_response_id_instrument_responses"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["study_id"], ["studies.id"], name=op.f("fk_form_links_study_id_studies")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_form_links")),
+        sa.UniqueConstraint("response_id", name=op.f("uq_form_links_response_id")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_form_links_token_hash")),
+    )
+    with op.batch_alter_table("form_links", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_form_links_participant_id"), ["participant_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_form_links_study_id"), ["study_id"], unique=False)
+    op.create_table(
         "safety_alerts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("study_id", sa.Integer(), nullable=False),
@@ -125,6 +160,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_safety_alerts_response_id"))
         batch_op.drop_index(batch_op.f("ix_safety_alerts_participant_id"))
     op.drop_table("safety_alerts")
+    with op.batch_alter_table("form_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_form_links_study_id"))
+        batch_op.drop_index(batch_op.f("ix_form_links_participant_id"))
+    op.drop_table("form_links")
     with op.batch_alter_table("instrument_responses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instrument_responses_study_id"))
         batch_op.drop_index(batch_op.f("ix_instrument_responses_participant_id"))
