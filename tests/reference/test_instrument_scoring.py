@@ -207,6 +207,11 @@ def test_cssrs_skip_logic_ideation_level_and_alerts() -> None:
     assert behaviour["high-risk"] is True and behaviour["alert"] == "high"
 
 
+def test_cssrs_answers_left_from_before_item_2_changed_to_no_do_not_count() -> None:
+    row = one("C-SSRS", [1, 0, 1, 1, 1, 0])  # items 3-5 were answered, then item 2 became no
+    assert row["ideation"] == 1 and row["high-risk"] is False
+
+
 def test_cssrs_unanswered_follow_up_questions_are_missing_not_skipped() -> None:
     row = one("C-SSRS", [1, 1, NA, NA, NA, 0])  # item 2 yes, so 3-5 had to be asked
     assert row["scored"] is False and row["missing_items"] == 3

@@ -79,3 +79,21 @@ def test_an_expired_or_unknown_link_says_so_and_nothing_more(
     assert gone.status_code == 404 and "not valid" in gone.text
     posted = anonymous.post(f"/f/{token}", data={"q": "0", "answer": "1", "action": "next"})
     assert posted.status_code == 404
+
+
+def test_only_the_study_team_makes_links_and_odd_posts_are_refused_cleanly(
+    client: TestClient,
+) -> None:
+    response_id, token = _send_with_link(client)
+    csrf = login(client, "rater")
+    refused = client.post(f"/responses/{response_id}/link", data={"csrf_token": csrf})
+    assert refused.status_code == 404  # a rater cannot see the form at all
+    client.post("/logout", data={"csrf_token": csrf})
+    anonymous = TestClient(client.app)
+    assert anonymous.get(f"/f/{token}").status_code == 200  # the rater did not replace it
+    odd = anonymous.post(
+        f"/f/{token}", data={"q": "1000", "action": "back"}, follow_redirects=False
+    )
+    assert odd.status_code in (303, 422)
+    nan = anonymous.post(f"/f/{token}", data={"q": "0", "answer": "nan", "action": "next"})
+    assert nan.status_code == 422

@@ -148,7 +148,7 @@ def test_blinded_rater_enters_a_madrs_and_sees_only_their_ratings(client: TestCl
     mine = client.get(f"/api/v1/participants/{pid}/responses").json()
     assert {r["instrument"] for r in mine} == {"madrs"}  # the demo's and this one
     assert rid in {r["id"] for r in mine}
-    assert all(r["answers"] is None for r in mine)
+    assert all(r["source"] == "rater" for r in mine)  # their own ratings, with answers
     # no timelines or alerts for a rater
     assert client.get(f"/api/v1/participants/{pid}/timelines/madrs").status_code == 403
     assert client.get("/api/v1/alerts").status_code == 403
@@ -244,3 +244,66 @@ def test_demo_timelines_agree_with_the_madrs_rules(client: TestClient) -> None:
         assert point["change"] == point["total"] - base["total"]
         assert point["response"] is (point["total"] <= base["total"] / 2)
         assert point["remission"] is (point["total"] <= 10)
+
+
+def test_a_blinded_rater_cannot_open_self_reports_by_id(client: TestClient) -> None:
+    pid = _own_participant_id(client)
+    sent = _send(client, pid, instrument="PHQ-9", visit="week 2")
+    headers = _as(client, "coordinator")
+    staff = client.post(
+        "/api/v1/responses",
+        json={"participant_id": pid, "instrument": "GAD-7", "visit": "week 2", "source": "staff"},
+        headers=headers,
+    ).json()
+    client.put(
+        f"/api/v1/responses/{staff['id']}/answers",
+        json={"answers": {"anxious": 3}},
+        headers=headers,
+    )
+    headers = _as(client, "rater")
+    for rid in (sent["id"], staff["id"]):
+        assert client.get(f"/api/v1/responses/{rid}").status_code == 404
+        changed = client.put(
+            f"/api/v1/responses/{rid}/answers", json={"answers": {}}, headers=headers
+        )
+        assert changed.status_code == 404
+        assert client.get(f"/responses/{rid}/enter").status_code == 404
+
+
+def test_a_non_finite_answer_is_refused(client: TestClient) -> None:
+    pid = _own_participant_id(client)
+    sent = _send(client, pid, instrument="PHQ-9", visit="week 4")
+    headers = _as(client, "participant")
+    body = '{"answers": {"anhedonia": NaN}}'
+    bad = client.put(
+        f"/api/v1/me/responses/{sent['id']}/answers",
+        content=body,
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert bad.status_code == 422
+    assert client.get(f"/api/v1/me/responses/{sent['id']}").json()["answered"] == 0
+
+
+def test_an_incomplete_cssrs_raises_an_alert_it_cannot_rule_out(client: TestClient) -> None:
+    pid = _own_participant_id(client)
+    headers = _as(client, "investigator")
+    created = client.post(
+        "/api/v1/responses",
+        json={
+            "participant_id": pid,
+            "instrument": "C-SSRS",
+            "visit": "week 1",
+            "source": "rater",
+            "rater_blinded": False,
+        },
+        headers=headers,
+    ).json()
+    keys = _item_ids(client, "C-SSRS")
+    answers = {keys[0]: 0, keys[1]: 0}  # behaviour (item 6) left blank
+    client.put(
+        f"/api/v1/responses/{created['id']}/answers", json={"answers": answers}, headers=headers
+    )
+    done = client.post(f"/api/v1/responses/{created['id']}/submit", headers=headers).json()
+    assert done["scores"]["high-risk"] is None
+    alerts = [a for a in client.get("/api/v1/alerts").json() if a["response_id"] == created["id"]]
+    assert any(a["level"] == "high" and "not ruled out" in a["rule"] for a in alerts)

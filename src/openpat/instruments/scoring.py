@@ -287,10 +287,10 @@ def _apply_skip_logic(defn: Definition, x: FloatArray) -> FloatArray:
     """Items not asked (their gate item below its level) count as the lowest answer."""
     x = x.copy()
     for item, gate, at_least in defn.ask_if:
-        not_asked = x[:, gate] < at_least  # NaN gate: unknown, the item stays as answered
-        x[not_asked, item] = np.where(
-            np.isnan(x[not_asked, item]), defn.lo[item], x[not_asked, item]
-        )
+        # not asked (an answer left from before the gate changed does not count); a NaN
+        # gate is unknown, so the item stays as answered
+        not_asked = x[:, gate] < at_least
+        x[not_asked, item] = defn.lo[item]
     return x
 
 

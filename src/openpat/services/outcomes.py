@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import secrets
 from typing import Any, Literal
 
@@ -195,8 +196,21 @@ def asked(defn: Definition, answers: dict[str, float | None]) -> list[bool]:
     return shown
 
 
-def _can_read_scores(principal: Principal, row: InstrumentResponse | Participant) -> bool:
-    return principal.can(Permission.OUTCOME_READ, study_id=row.study_id)
+def _team(principal: Principal, participant: Participant) -> bool:
+    """The study team for this participant: may read answers and scores (at their site)."""
+    return principal.can(
+        Permission.OUTCOME_READ, study_id=participant.study_id, site_id=participant.site_id
+    )
+
+
+def _enters(principal: Principal, participant: Participant) -> bool:
+    return principal.can(
+        Permission.OUTCOME_ENTER, study_id=participant.study_id, site_id=participant.site_id
+    )
+
+
+def _own_rating(principal: Principal, row: InstrumentResponse) -> bool:
+    return row.source == "rater" and row.created_by == principal.user_id
 
 
 def _own(principal: Principal, participant_id: int) -> bool:
@@ -204,17 +218,21 @@ def _own(principal: Principal, participant_id: int) -> bool:
 
 
 def _read(
-    principal: Principal, row: InstrumentResponse, code: str, *, show_answers: bool
+    principal: Principal,
+    row: InstrumentResponse,
+    participant: Participant,
+    *,
+    show_answers: bool,
 ) -> ResponseRead:
     defn = _definition(row.instrument)
     answers = _answers(row)
-    scores_visible = _can_read_scores(principal, row) or (
-        row.source == "rater" and row.created_by == principal.user_id
+    scores_visible = (not _own(principal, row.participant_id)) and (
+        _team(principal, participant) or _own_rating(principal, row)
     )
     return ResponseRead(
         id=row.id,
         participant_id=row.participant_id,
-        participant_code=code,
+        participant_code=participant.code,
         instrument=defn.id,
         abbreviation=defn.abbreviation,
         name=defn.instrument.name,
@@ -244,7 +262,11 @@ def _response_for(
     write: bool,
     check_status: bool = True,
 ) -> tuple[InstrumentResponse, Participant]:
-    """The response if this user may see it (and, with ``write``, change it)."""
+    """The response if this user may see it (and, with ``write``, change it).
+
+    The participant: their own forms only. The study team (``outcome.read`` at the
+    participant's site): every response. Anyone else who enters outcomes (a blinded rater):
+    only the ratings they entered, never a self-report or another rater's rating."""
     row = uow.responses.get(response_id)
     missing = NotFound(f"response {response_id} not found")
     if row is None:
@@ -261,23 +283,16 @@ def _response_for(
         Permission.PARTICIPANT_READ, study_id=participant.study_id, site_id=participant.site_id
     ):
         raise missing
-    if _can_read_scores(principal, row) and not write:
-        return row, participant
-    if not principal.can(
-        Permission.OUTCOME_ENTER, study_id=participant.study_id, site_id=participant.site_id
-    ):
-        raise missing if not write else PermissionDenied("your role may not enter answers")
-    if (
-        row.source == "rater"
-        and row.created_by != principal.user_id
-        and not _can_read_scores(principal, row)
-    ):
-        raise missing  # a rater sees only their own ratings
+    team = _team(principal, participant)
+    if not team and not (_enters(principal, participant) and _own_rating(principal, row)):
+        raise missing
     if write:
-        if check_status:
-            _still_open(row)
+        if not _enters(principal, participant):
+            raise PermissionDenied("your role may not enter answers")
         if row.source == "participant":
             raise PermissionDenied("a form sent to a participant is filled in by the participant")
+        if check_status:
+            _still_open(row)
     return row, participant
 
 
@@ -307,8 +322,7 @@ def create_response(
         raise InvalidInput.for_field(
             "source", f"{defn.abbreviation} is a self-report: send it to the participant"
         )
-    rater_only = principal.roles == {Role.BLINDED_RATER}
-    if rater_only and response_in.source != "rater":
+    if response_in.source != "rater" and not _team(principal, participant):
         raise PermissionDenied("a blinded rater enters ratings only")
     if response_in.source == "rater" and response_in.rater_blinded is None:
         raise InvalidInput.for_field(
@@ -334,12 +348,12 @@ def create_response(
             updated_at=now,
         )
     )
-    return _read(principal, row, participant.code, show_answers=True)
+    return _read(principal, row, participant, show_answers=True)
 
 
 def get_response(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:
     row, participant = _response_for(uow, principal, response_id, write=False)
-    return _read(principal, row, participant.code, show_answers=True)
+    return _read(principal, row, participant, show_answers=True)
 
 
 def save_answers(
@@ -357,6 +371,9 @@ def save_answers(
             problems.append(
                 FieldProblem(f"answers.{key}", f"{defn.abbreviation} has no item {key!r}")
             )
+            continue
+        if value is not None and not math.isfinite(value):
+            problems.append(FieldProblem(f"answers.{key}", "is not a number; use null to clear"))
             continue
         if value is not None:
             probe = np.full((1, len(defn.keys)), np.nan)
@@ -380,7 +397,7 @@ def save_answers(
         row.position = min(update.position, len(defn.keys))
     row.updated_at = uow.now()
     uow.flush()
-    return _read(principal, row, participant.code, show_answers=True)
+    return _read(principal, row, participant, show_answers=True)
 
 
 def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:
@@ -416,20 +433,26 @@ def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> Respon
     row.knowledge_version = knowledge.default().version
     uow.flush()
     for c in defn.scoring.classifications:
-        if c.alert is not None and scores.get(c.key) is True:
-            uow.alerts.add(
-                SafetyAlert(
-                    study_id=row.study_id,
-                    participant_id=row.participant_id,
-                    response_id=row.id,
-                    level=c.alert,
-                    rule=f"{defn.abbreviation}: {c.label}"[:120],
-                    message=c.description,
-                    status="open",
-                    created_at=now,
-                )
+        if c.alert is None or scores.get(c.key) is False:
+            continue
+        # met, or not ruled out because answers are missing: both need the team's review
+        unknown = scores.get(c.key) is None
+        uow.alerts.add(
+            SafetyAlert(
+                study_id=row.study_id,
+                participant_id=row.participant_id,
+                response_id=row.id,
+                level=c.alert,
+                rule=(f"{defn.abbreviation}: {c.label}" + (" (not ruled out)" if unknown else ""))[
+                    :120
+                ],
+                message=("Answers are missing, so this could not be ruled out. " if unknown else "")
+                + c.description,
+                status="open",
+                created_at=now,
             )
-    return _read(principal, row, participant.code, show_answers=True)
+        )
+    return _read(principal, row, participant, show_answers=True)
 
 
 def _scored_mask(defn: Definition) -> list[bool]:
@@ -444,16 +467,13 @@ def list_for_participant(
     participant = participants.visible_participant(
         uow, principal, participant_id, Permission.PARTICIPANT_READ
     )
-    team = _can_read_scores(principal, participant)
-    enter = principal.can(
-        Permission.OUTCOME_ENTER, study_id=participant.study_id, site_id=participant.site_id
-    )
-    if not team and not enter:
+    team = _team(principal, participant)
+    if not team and not _enters(principal, participant):
         raise PermissionDenied("your role does not allow reading questionnaire results")
     rows = uow.responses.for_participant(participant.id)
     if not team:
-        rows = [r for r in rows if r.source == "rater" and r.created_by == principal.user_id]
-    return [_read(principal, r, participant.code, show_answers=team) for r in rows]
+        rows = [r for r in rows if _own_rating(principal, r)]
+    return [_read(principal, r, participant, show_answers=True) for r in rows]
 
 
 def my_forms(*, uow: UnitOfWork, principal: Principal) -> list[ResponseRead]:
@@ -465,7 +485,7 @@ def my_forms(*, uow: UnitOfWork, principal: Principal) -> list[ResponseRead]:
             continue
         for row in uow.responses.for_participant(pid):
             if row.source == "participant":
-                found.append(_read(principal, row, participant.code, show_answers=False))
+                found.append(_read(principal, row, participant, show_answers=False))
     return sorted(found, key=lambda r: (r.status != "in-progress", r.created_at))
 
 
@@ -492,8 +512,9 @@ def timeline(
         base = baseline.total if baseline.total is not None else np.nan
         totals = [np.nan if r.total is None else r.total for r in rows]
         result = change_rules.change(defn, [base] * len(rows), totals)
+    base_index = rows.index(baseline) if baseline is not None else 0
     for i, r in enumerate(rows):
-        after_baseline = baseline is not None and r.id != baseline.id
+        after_baseline = baseline is not None and i > base_index
         response_flag = remission_flag = None
         change = percent = None
         if result is not None and after_baseline:
@@ -546,8 +567,22 @@ def list_alerts(
     status: Literal["open", "acknowledged"] | None = "open",
     participant_id: int | None = None,
 ) -> list[AlertRead]:
+    # per study, only the sites this user covers, filtered in the query (no cut-off first)
     study_ids = principal.study_ids(Permission.ALERT_READ)
-    rows = uow.alerts.listing(study_ids=study_ids, status=status, participant_id=participant_id)
+    if study_ids is None:
+        rows = list(
+            uow.alerts.listing(study_ids=None, status=status, participant_id=participant_id)
+        )
+    else:
+        rows = []
+        for study_id in sorted(study_ids):
+            rows += uow.alerts.listing(
+                study_ids=[study_id],
+                site_ids=principal.site_scope(Permission.ALERT_READ, study_id),
+                status=status,
+                participant_id=participant_id,
+            )
+        rows.sort(key=lambda a: (a.created_at, a.id), reverse=True)
     found = []
     for a in rows:
         participant = uow.participants.get(a.participant_id)
@@ -630,13 +665,11 @@ def create_link(
 ) -> FormLinkRead:
     """A personal link to a form sent to a participant, for use without an account. A new
     link replaces the previous one; only the token's hash is kept, so it is shown once."""
-    row = uow.responses.get(response_id)
-    participant = uow.participants.get(row.participant_id) if row else None
-    if row is None or participant is None:
-        raise NotFound(f"response {response_id} not found")
-    participants.visible_participant(uow, principal, participant.id, Permission.OUTCOME_ENTER)
+    row, participant = _response_for(uow, principal, response_id, write=False)
     if row.source != "participant":
         raise InvalidInput.for_field("source", "only a form sent to the participant has a link")
+    if not (_team(principal, participant) and _enters(principal, participant)):
+        raise PermissionDenied("only the study team may create a participant's personal link")
     _still_open(row)
     token = secrets.token_urlsafe(32)
     now = uow.now()

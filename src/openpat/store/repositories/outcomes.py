@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpat.store.models import FormLink, InstrumentResponse, SafetyAlert
+from openpat.store.models import FormLink, InstrumentResponse, Participant, SafetyAlert
 
 
 class ResponseRepository:
@@ -48,13 +48,19 @@ class AlertRepository:
         self,
         *,
         study_ids: Collection[int] | None,
+        site_ids: Collection[int] | None = None,
         status: str | None = None,
         participant_id: int | None = None,
-        limit: int = 200,
+        limit: int = 1000,
     ) -> Sequence[SafetyAlert]:
+        """Alerts in these studies (and at these sites), newest first."""
         stmt = select(SafetyAlert)
         if study_ids is not None:
             stmt = stmt.where(SafetyAlert.study_id.in_(list(study_ids)))
+        if site_ids is not None:
+            stmt = stmt.join(Participant, Participant.id == SafetyAlert.participant_id).where(
+                Participant.site_id.in_(list(site_ids))
+            )
         if status is not None:
             stmt = stmt.where(SafetyAlert.status == status)
         if participant_id is not None:

@@ -4,6 +4,7 @@ enters ratings; the participant page shows scores and timelines; the alerts page
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
-from openpat.security import Permission, Principal, Role
+from openpat.security import Permission, Principal
 from openpat.services import outcomes
 from openpat.services.ids import Id
 from openpat.services.outcomes import (
@@ -150,6 +151,7 @@ async def _post_form(
     q = int(q_raw) if q_raw.isdigit() else 0
     current = outcomes.get_response(uow=uow, principal=principal, response_id=response_id)
     defn = instruments.definition(knowledge.default(), current.instrument)
+    q = min(q, len(defn.keys))
     show_all = action in ("save-all", "submit-all")
     by_link = form_url.startswith("/f/")
     try:
@@ -225,9 +227,12 @@ def _link_gone_thanks(request: Request) -> Response:
 
 def _number(raw: str, key: str) -> float:
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise InvalidInput.for_field(f"answers.{key}", f"{raw!r} is not an answer") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise InvalidInput.for_field(f"answers.{key}", f"{raw!r} is not an answer")
+    return value
 
 
 # -- the study team -----------------------------------------------------------------------
@@ -255,13 +260,12 @@ def participant_outcomes(
             )
             if t.points:
                 timelines.append(_chart(t))
-    rater_only = principal.roles == {Role.BLINDED_RATER}
     listing = [i for i in _scorable() if i.scoring]
     return {
         "responses": responses,
         "timelines": timelines,
         "team": team,
-        "can_send": enter and not rater_only,
+        "can_send": enter and team,
         "can_rate": enter,
         "self_report": [i for i in listing if i.administration == "self-report"],
         "ratings": [i for i in listing if i.administration != "self-report"],
