@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from openpat import knowledge
-from openpat.errors import InvalidInput
+from openpat.errors import InvalidInput, NotFound
 from openpat.pharmacology import library, tci
 from openpat.pharmacology.model import INTRAVENOUS, Dose, PKPDModel
 from openpat.pharmacology.simulate import SimulationResult, default_times, simulate
@@ -203,7 +203,7 @@ def simulate_regimens(request: SimulationCreate) -> dict[str, Any]:
         where = f"regimens[{i}]"
         try:
             entry = library.find(kb, r.substance, r.route)
-        except Exception as exc:
+        except NotFound as exc:
             raise InvalidInput.for_field(f"{where}.substance", str(exc)) from None
         model = library.build(entry)
         prepared.append((r, entry, model, regimen(model, r, where)))
@@ -314,7 +314,7 @@ def design(request: DesignCreate) -> dict[str, Any]:
     kb = knowledge.default()
     try:
         entry = library.find(kb, request.substance, INTRAVENOUS)
-    except Exception as exc:
+    except NotFound as exc:
         raise InvalidInput.for_field("substance", str(exc)) from None
     model = library.build(entry)
     if model.effect is None:

@@ -196,7 +196,21 @@ class Participant(Base):
         return self.id
 
 
-class Screening(Base):
+class ParticipantRecord:
+    """A record that belongs to one participant in one study: its audit entries carry both
+    (the model declares ``study_id`` and ``participant_id`` columns)."""
+
+    study_id: Mapped[int]
+    participant_id: Mapped[int]
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+    def audit_participant_id(self) -> int | None:
+        return self.participant_id
+
+
+class Screening(ParticipantRecord, Base):
     """An eligibility screening as run: the profile entered and the full report, with the
     knowledge-base version and hash it was computed from, so it can be reproduced."""
 
@@ -219,14 +233,8 @@ class Screening(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
-    def audit_study_id(self) -> int | None:
-        return self.study_id
 
-    def audit_participant_id(self) -> int | None:
-        return self.participant_id
-
-
-class InstrumentResponse(Base):
+class InstrumentResponse(ParticipantRecord, Base):
     """One administration of a questionnaire or rating scale to a participant: the answers
     (saved as they are given, so a form can be resumed), and once submitted the scores with
     the knowledge-base version they were computed from."""
@@ -260,14 +268,8 @@ class InstrumentResponse(Base):
         CheckConstraint("source IN ('participant', 'staff', 'rater')", name="source"),
     )
 
-    def audit_study_id(self) -> int | None:
-        return self.study_id
 
-    def audit_participant_id(self) -> int | None:
-        return self.participant_id
-
-
-class FormLink(Base):
+class FormLink(ParticipantRecord, Base):
     """A personal link to one form, for a participant without an account: only the SHA-256
     of its token is kept; it ends at ``expires_at``, when revoked, or when the form is sent."""
 
@@ -284,14 +286,8 @@ class FormLink(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
-    def audit_study_id(self) -> int | None:
-        return self.study_id
 
-    def audit_participant_id(self) -> int | None:
-        return self.participant_id
-
-
-class SafetyAlert(Base):
+class SafetyAlert(ParticipantRecord, Base):
     """A safety alert raised by an answer (e.g. a C-SSRS yes to intent or behaviour) for the
     study team to review and acknowledge."""
 
@@ -315,12 +311,6 @@ class SafetyAlert(Base):
         CheckConstraint("level IN ('low', 'moderate', 'high')", name="level"),
         CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
     )
-
-    def audit_study_id(self) -> int | None:
-        return self.study_id
-
-    def audit_participant_id(self) -> int | None:
-        return self.participant_id
 
 
 class ParticipantIdentity(Base):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Principal
+from openpat.services import instruments as instrument_service
 from openpat.services import outcomes
 from openpat.services.ids import Id
 from openpat.services.outcomes import (
@@ -260,32 +261,21 @@ def participant_outcomes(
             )
             if t.points:
                 timelines.append(_chart(t))
-    listing = [i for i in _scorable() if i.scoring]
+    listing = [i for i in instrument_service.listing() if i["scorable"]]
     return {
         "responses": responses,
         "timelines": timelines,
         "team": team,
         "can_send": enter and team,
         "can_rate": enter,
-        "self_report": [i for i in listing if i.administration == "self-report"],
-        "ratings": [i for i in listing if i.administration != "self-report"],
+        "self_report": [i for i in listing if i["administration"] == "self-report"],
+        "ratings": [i for i in listing if i["administration"] != "self-report"],
         "alerts": outcomes.list_alerts(
             uow=uow, principal=principal, status="open", participant_id=participant_id
         )
         if principal.can(Permission.ALERT_READ, study_id=study_id, site_id=site_id)
         else [],
     }
-
-
-def _scorable() -> list[Any]:
-    found = []
-    for inst in sorted(knowledge.default().instruments.values(), key=lambda i: i.abbreviation):
-        try:
-            instruments.compile_definition(inst)
-        except InvalidInput:
-            continue
-        found.append(inst)
-    return found
 
 
 def _chart(t: Timeline) -> dict[str, Any]:
