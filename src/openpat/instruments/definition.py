@@ -8,6 +8,7 @@ whether it is scored and reverse-scored, its skip logic, and the weight matrix t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,8 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 
+G = TypeVar("G", bound=np.generic)
+
 # Methods whose outputs are linear in the items (one matrix product covers them).
 LINEAR = ("sum", "mean", "sum-times-4")
 
@@ -31,6 +34,35 @@ class SubscaleDef:
     columns: IntArray  # indices into the scored items
     method: str
     max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterPack:
+    """A cluster-count classification compiled for one product: an endorsed item of cluster
+    k adds ``2**shift_k`` (``packing``), so every cluster's count sits in its own bits of one
+    number, with a spare guard bit above each. Adding ``bias`` (``2**bits_k - minimum_k`` in
+    each field) sets a guard bit exactly when that count reaches its minimum, so a response
+    meets every minimum when ``(packed + bias) & guard == guard``. ``None`` fields mean the
+    counts do not fit the 24 bits a float32 holds exactly."""
+
+    clusters: tuple[IntArray, ...]  # scored-item columns of each cluster
+    minimum: tuple[int, ...]
+    packing: npt.NDArray[np.float32] | None
+    bias: int
+    guard: int
+
+
+def _pack(clusters: list[IntArray], minimum: list[int], n_scored: int) -> ClusterPack:
+    bits = [int(cols.size).bit_length() for cols in clusters]
+    shifts = np.cumsum([0, *[b + 1 for b in bits[:-1]]]).astype(int)
+    if int(shifts[-1]) + bits[-1] + 1 > 24:
+        return ClusterPack(tuple(clusters), tuple(minimum), None, 0, 0)
+    packing = np.zeros(n_scored, dtype=np.float32)
+    for cols, shift in zip(clusters, shifts, strict=True):
+        packing[cols] += float(2 ** int(shift))
+    bias = sum((2**b - k) << int(t) for b, k, t in zip(bits, minimum, shifts, strict=True))
+    guard = sum(1 << (int(t) + b) for b, t in zip(bits, shifts, strict=True))
+    return ClusterPack(tuple(clusters), tuple(minimum), packing, bias, guard)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +85,16 @@ class Definition:
     offsets: FloatArray  # (n linear outputs,): lo + hi summed over reversed items
     linear: tuple[str, ...]  # output names of the weight columns: "total", subscale keys
     coded: bool  # every item takes whole numbers within -128..127: checked as int8 codes
-
-    @property
-    def lo8(self) -> npt.NDArray[np.int8]:
-        return self.lo.astype(np.int8)
-
-    @property
-    def span8(self) -> npt.NDArray[np.uint8]:
-        return (self.hi - self.lo).astype(np.uint8)
+    # (n linear outputs + 2, all items), C order: the weights over all items (zero for
+    # unscored ones), then a row counting the scored items and a row counting every item.
+    # One product with the answers gives every linear output and flags each response with a
+    # missing answer (its last row is then NaN).
+    product: FloatArray
+    product32: npt.NDArray[np.float32]  # the linear and scored-count rows as float32
+    abs32: npt.NDArray[np.float32]  # their absolute values: items used per output
+    lo8: npt.NDArray[np.int8]  # lowest answer as int8, one value when all items agree
+    packs: dict[str, ClusterPack]  # cluster-count classifications by key
+    span8: npt.NDArray[np.uint8]  # highest minus lowest answer, likewise
 
     @property
     def id(self) -> str:
@@ -188,6 +222,21 @@ def compile_definition(instrument: s.Instrument) -> Definition:
     weights = np.column_stack(columns) if columns else np.zeros((scored.size, 0))
     flip = np.where(reverse, lo_s + hi_s, 0.0)
     offsets = (np.abs(weights) * flip[:, None]).sum(axis=0)
+    product = np.zeros((len(linear) + 2, len(items)))
+    product[: len(linear), scored] = weights.T
+    product[len(linear), scored] = 1.0
+    product[len(linear) + 1] = 1.0
+    lo_all, hi_all = np.array(lo), np.array(hi)
+    coded = bool(all(integer) and np.all(lo_all >= -128) and np.all(hi_all <= 127))
+    span = hi_all - lo_all if coded else np.zeros(len(items))
+    by_key = {sub.key: sub for sub in subscales}
+    packs = {
+        c.key: _pack(
+            [by_key[key].columns for key in c.minimum], list(c.minimum.values()), scored.size
+        )
+        for c in instrument.scoring.classifications
+        if c.kind == "cluster-count"
+    }
     return Definition(
         instrument=instrument,
         keys=tuple(item.key for item in items),
@@ -203,8 +252,20 @@ def compile_definition(instrument: s.Instrument) -> Definition:
         weights=np.asfortranarray(weights),  # BLAS is fastest with few Fortran columns
         offsets=offsets,
         linear=tuple(linear),
-        coded=bool(all(integer) and np.all(np.array(lo) >= -128) and np.all(np.array(hi) <= 127)),
+        coded=coded,
+        product=product,
+        product32=np.ascontiguousarray(product[:-1], dtype=np.float32),
+        abs32=np.ascontiguousarray(np.abs(product[:-1]), dtype=np.float32),
+        lo8=_one_if_uniform((lo_all if coded else np.zeros(len(items))).astype(np.int8)),
+        span8=_one_if_uniform(span.astype(np.uint8)),
+        packs=packs,
     )
+
+
+def _one_if_uniform(values: npt.NDArray[G]) -> npt.NDArray[G]:
+    """A single value where every item has the same one: comparing with one value is several
+    times faster than broadcasting a row of them."""
+    return values[:1].reshape(()) if values.size and np.all(values == values[0]) else values
 
 
 _CACHE: dict[tuple[str, str], Definition] = {}

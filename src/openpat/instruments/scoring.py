@@ -18,13 +18,23 @@ and item named (nothing is scored from a file with a wrong value in it). Then:
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from openpat.errors import FieldProblem, InvalidInput
-from openpat.instruments.definition import BoolArray, Definition, FloatArray, SubscaleDef
+from openpat.instruments.definition import (
+    BoolArray,
+    ClusterPack,
+    Definition,
+    FloatArray,
+    SubscaleDef,
+)
 from openpat.knowledge.schema import Classification, MissingRule
 
 Int8Array = npt.NDArray[np.int8]
@@ -34,6 +44,7 @@ SCORED = 0
 TOO_MANY_MISSING = 1  # more missing than the manual allows
 NO_MISSING_ALLOWED = 2  # the manual (or the absence of a rule) allows none
 MAX_REPORTED_PROBLEMS = 20
+BLOCK_ROWS = 32_768  # responses scored at a time (see score())
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +119,27 @@ def _highest(levels: list[str]) -> str | None:
     return max(levels, key=order.index) if levels else None
 
 
-def validate(
-    defn: Definition, answers: FloatArray, first_row: int = 1
-) -> tuple[npt.NDArray[np.intp], Int8Array | None]:
-    """Refuse any answer outside its item's allowed values, naming row and item.
+def validate(defn: Definition, answers: FloatArray, first_row: int = 1) -> npt.NDArray[np.intp]:
+    """Refuse any answer outside its item's allowed values, naming row and item (every wrong
+    answer is counted and the first few are listed). Returns the rows with a missing answer."""
+    x = np.ascontiguousarray(answers, dtype=np.float64)
+    failed, _, ok = _check(defn, x)
+    suspect, _, nan = _flag_gaps(defn, x, defn.product[-1:] @ x.T)
+    if failed != np.count_nonzero(nan):
+        _refuse(defn, x, ok, first_row)
+    return suspect[nan.any(axis=1)]
 
-    Returns the rows with at least one missing answer, and for instruments whose answers are
-    small whole numbers the answers as int8 codes (meaningless where missing). Only the cells
-    that fail the fast check are looked at again, so a clean batch costs a few passes."""
-    x = answers
+
+def _check(defn: Definition, x: FloatArray) -> tuple[int, Int8Array | None, BoolArray]:
+    """The fast check of every answer: how many cells fail it, the answers as int8 codes for
+    instruments whose answers are small whole numbers (meaningless where missing), and the
+    cells that pass. A missing answer always fails it."""
     codes: Int8Array | None = None
     if defn.coded:
         with np.errstate(invalid="ignore"):
             codes = x.astype(np.int8)  # NaN, fractions and big values do not survive the trip
         ok = codes == x
-        shifted = codes - defn.lo8 if defn.lo.any() else codes
+        shifted = codes - defn.lo8 if defn.lo8.any() else codes
         ok &= shifted.view(np.uint8) <= defn.span8  # negative shifts wrap to large values
     else:
         ok = (x >= defn.lo) & (x <= defn.hi)
@@ -132,33 +149,50 @@ def validate(
     for j, values in enumerate(defn.allowed):
         if values is not None:
             ok[:, j] &= np.isin(x[:, j], values)
-    if ok.all():
-        return np.empty(0, dtype=np.intp), codes
+    return ok.size - np.count_nonzero(ok), codes, ok
+
+
+def _flag_gaps(
+    defn: Definition, x: FloatArray, every: FloatArray
+) -> tuple[npt.NDArray[np.intp], FloatArray, BoolArray]:
+    """The rows whose sum of every answer (``every``, from the product) is not finite: those
+    with a missing answer, and any with an infinite answer to an item without a scale. Returns
+    them, their answers and where those are missing."""
+    suspect = np.flatnonzero(~np.isfinite(every.reshape(-1)))
+    block = np.take(x, suspect, axis=0)
+    return suspect, block, np.isnan(block)
+
+
+def _refuse(defn: Definition, x: FloatArray, ok: BoolArray, first_row: int) -> None:
+    """Raise for the answers that fail the check and are not missing."""
     k = x.shape[1]
     cells = np.flatnonzero(~ok)
-    nan = np.isnan(x.ravel()[cells])
-    bad = cells[~nan]
-    if bad.size:
-        rows, cols = bad // k, bad % k
-        problems = [
-            FieldProblem(
-                f"row {first_row + int(r)}, {defn.keys[int(c)]}",
-                f"{x[r, c]:g} is not an allowed answer; use {defn.allowed_text(int(c))}"
-                " (leave the cell empty if unanswered)",
-            )
-            for r, c in zip(rows[:MAX_REPORTED_PROBLEMS], cols[:MAX_REPORTED_PROBLEMS], strict=True)
-        ]
-        more = bad.size - len(problems)
-        message = f"{bad.size} answer(s) are not allowed for {defn.abbreviation}" + (
-            f" (first {len(problems)} listed)" if more > 0 else ""
+    bad = cells[~np.isnan(x.ravel()[cells])]
+    rows, cols = bad // k, bad % k
+    problems = [
+        FieldProblem(
+            f"row {first_row + int(r)}, {defn.keys[int(c)]}",
+            f"{x[r, c]:g} is not an allowed answer; use {defn.allowed_text(int(c))}"
+            " (leave the cell empty if unanswered)",
         )
-        raise InvalidInput(message, fields=problems)
-    rows = cells // k  # sorted, since the cells are
-    return rows[np.r_[True, rows[1:] != rows[:-1]]], codes
+        for r, c in zip(rows[:MAX_REPORTED_PROBLEMS], cols[:MAX_REPORTED_PROBLEMS], strict=True)
+    ]
+    more = bad.size - len(problems)
+    message = f"{bad.size} answer(s) are not allowed for {defn.abbreviation}" + (
+        f" (first {len(problems)} listed)" if more > 0 else ""
+    )
+    raise InvalidInput(message, fields=problems)
 
 
-def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Scores:
-    """Score N responses (rows) of one instrument; columns are the items in order."""
+def score(
+    defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1, threads: int | None = None
+) -> Scores:
+    """Score N responses (rows) of one instrument; columns are the items in order.
+
+    A large batch is scored in blocks of :data:`BLOCK_ROWS` responses, so that each block's
+    answers stay in the processor's cache across the passes made over them, on ``threads``
+    threads (default: one per available core, at most 4). One answer that is not allowed
+    stops the batch, with every wrong answer from there on counted."""
     x = np.asarray(answers, dtype=np.float64)
     if x.ndim == 1:
         x = x[None, :]
@@ -169,54 +203,167 @@ def score(defn: Definition, answers: npt.ArrayLike, *, first_row: int = 1) -> Sc
             f"{defn.abbreviation} has {n_items} items ({', '.join(defn.keys)}); "
             f"got an array of shape {x.shape}",
         )
-    x = np.ascontiguousarray(x)
-    incomplete, codes = validate(defn, x, first_row)
-    if defn.ask_if:
-        x = _apply_skip_logic(defn, x)
-        incomplete = incomplete[np.isnan(x[incomplete]).any(axis=1)]
     n = x.shape[0]
-    partial = defn.scored.size < n_items
+    if n <= BLOCK_ROWS:
+        return _score_block(defn, np.ascontiguousarray(x), first_row)
+    starts = range(0, n, BLOCK_ROWS)
+
+    def one(start: int) -> Scores:
+        block = np.ascontiguousarray(x[start : start + BLOCK_ROWS])
+        return _score_block(defn, block, first_row + start)
+
+    # blocks in parallel threads (NumPy releases the interpreter lock for array work), each
+    # with one BLAS thread, since BLAS's own threads would compete with them; the results
+    # are copied into place while later blocks are scored
+    result: Scores | None = None
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads or _workers()) as pool:
+        futures = [pool.submit(one, start) for start in starts]
+        for start, future in zip(starts, futures, strict=True):
+            try:
+                part = future.result()
+            except InvalidInput:
+                for later in futures:
+                    later.cancel()
+                # name the wrong answers of the whole remainder, not only of this block
+                validate(defn, x[start:], first_row + start)
+                raise
+            if result is None:
+                result = _allocate(defn, part, n)
+            _place(result, part, start)
+    assert result is not None
+    return result
+
+
+def _workers() -> int:
+    """Threads for a large batch: one per available core (NumPy and BLAS release the
+    interpreter lock for the array work)."""
+    return max(
+        1,
+        min(
+            4,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        ),
+    )
+
+
+def _allocate(defn: Definition, like: Scores, n: int) -> Scores:
+    """Empty results for ``n`` responses shaped like one block's."""
+
+    def empty(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return np.empty(n, dtype=a.dtype)
+
+    return Scores(
+        definition=defn,
+        total=None if like.total is None else empty(like.total),
+        subscales={k: empty(v) for k, v in like.subscales.items()},
+        band=empty(like.band),
+        scored=empty(like.scored),
+        prorated=empty(like.prorated),
+        missing=empty(like.missing),
+        reason=empty(like.reason),
+        classifications={k: empty(v) for k, v in like.classifications.items()},
+        alerts={k: empty(v) for k, v in like.alerts.items()},
+    )
+
+
+def _place(result: Scores, part: Scores, start: int) -> None:
+    """Copy one block's results into ``result`` from row ``start``."""
+    end = start + len(part)
+    pairs: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = [
+        (result.band, part.band),
+        (result.scored, part.scored),
+        (result.prorated, part.prorated),
+        (result.missing, part.missing),
+        (result.reason, part.reason),
+    ]
+    if result.total is not None and part.total is not None:
+        pairs.append((result.total, part.total))
+    for group, other in (
+        (result.subscales, part.subscales),
+        (result.classifications, part.classifications),
+        (result.alerts, part.alerts),
+    ):
+        pairs += [(group[k], other[k]) for k in group]
+    for target, source in pairs:
+        target[start:end] = source
+
+
+def _score_block(defn: Definition, x: FloatArray, first_row: int) -> Scores:
+    n = x.shape[0]
+    m = len(defn.linear)
+    failed, codes, ok = _check(defn, x)
+    if defn.ask_if:
+        codes = None  # the codes of items not asked are replaced below
+    if codes is not None:
+        # the rows with a missing answer are among those with a cell that failed the check;
+        # the codes of missing answers become 0 so that they add nothing
+        k = x.shape[1]
+        failing = np.flatnonzero(~ok) if failed else np.empty(0, dtype=np.intp)
+        rows = failing // k
+        suspect = rows[np.r_[True, rows[1:] != rows[:-1]]] if rows.size else rows
+        block = np.take(x, suspect, axis=0)
+        nan = np.isnan(block)
+        if failed != np.count_nonzero(nan):
+            _refuse(defn, x, ok, first_row)
+        codes.reshape(-1)[failing] = 0
+        # every linear output in one product of float32 copies of the codes: exact, since
+        # the sums stay far below 2**24, and a quarter of the data of the answers
+        linear = (defn.product32[:m] @ codes.astype(np.float32).T).astype(np.float64)
+    else:
+        product = defn.product @ x.T
+        suspect, block, nan = _flag_gaps(defn, x, product[-1])
+        if failed != np.count_nonzero(nan):
+            _refuse(defn, x, ok, first_row)
+        if defn.ask_if:
+            # items not asked count as the lowest answer: score what was asked
+            x = _apply_skip_logic(defn, x)
+            product = defn.product @ x.T
+            suspect, block, nan = _flag_gaps(defn, x, product[-1])
+        linear = product[:m]
+        # NaN times a zero weight is NaN in a product: redo the rows with a gap without
+        # their missing answers
+        if suspect.size and m:
+            linear[:, suspect] = (np.where(np.isfinite(block), block, 0.0) @ defn.product[:m].T).T
+    # missing answers per linear output and over the scored items, for the rows with a gap;
+    # an output that uses a missing answer is missing
+    gap_counts = nan.astype(np.float32) @ defn.abs32.T
+    keep = gap_counts[:, m] > 0
+    incomplete = suspect[keep]
+    if not keep.all():
+        block, gap_counts = block[keep], gap_counts[keep]
+    if defn.offsets.any():
+        linear += defn.offsets[:, None]
+    missing = np.zeros(n, dtype=np.int16)
+    missing[incomplete] = gap_counts[:, m]
+    for j in range(m if incomplete.size else 0):
+        linear[j, incomplete[gap_counts[:, j] > 0]] = np.nan
     pick = _columns(defn.scored)
+    partial = defn.scored.size < len(defn.keys)
     xs = x[:, pick] if partial else x
     codes_s = None if codes is None else (codes[:, pick] if partial else codes)
-    if partial and incomplete.size:  # only missing scored answers count
-        incomplete = incomplete[np.isnan(xs[incomplete]).any(axis=1)]
-
-    # linear outputs (total, sum and mean subscales) in one product
-    linear = xs @ defn.weights + defn.offsets if defn.linear else np.empty((n, 0))
-    missing = np.zeros(n, dtype=np.int16)
-    gaps = xs[incomplete]  # the responses with missing answers, copied once
-    if incomplete.size:
-        gap = np.isnan(gaps)
-        missing[incomplete] = gap.sum(axis=1)
-        if defn.linear:
-            # NaN times a zero weight is NaN in a product: redo these rows so that only the
-            # outputs that use a missing answer are missing
-            redone = np.where(gap, 0.0, gaps) @ defn.weights + defn.offsets
-            redone[(gap.astype(np.float64) @ np.abs(defn.weights)) > 0] = np.nan
-            linear[incomplete] = redone
-    return _finish(defn, x, linear, missing, incomplete, codes_s)
+    gaps = block[:, pick] if partial else block
+    return _finish(defn, xs, linear, missing, incomplete, gaps, codes_s)
 
 
 def _finish(
     defn: Definition,
-    x: FloatArray,
+    xs: FloatArray,
     linear: FloatArray,
     missing: npt.NDArray[np.int16],
     incomplete: npt.NDArray[np.intp],
+    gaps: FloatArray,
     codes_s: Int8Array | None,
 ) -> Scores:
     """Everything after the linear sums: prorating, other subscales, total, bands,
     classifications."""
-    n = x.shape[0]
-    partial = defn.scored.size < len(defn.keys)
-    xs = x[:, _columns(defn.scored)] if partial else x
-    gaps = xs[incomplete]
+    n = xs.shape[0]
     rule = defn.scoring.missing
     outputs: dict[str, FloatArray] = {}
     counts = np.abs(defn.weights).sum(axis=0)
     for k, name in enumerate(defn.linear):
-        column = linear[:, k]
+        column = linear[k]
         if _is_mean(defn, name):
             column = column / counts[k]
         outputs[name] = column
@@ -245,11 +392,8 @@ def _finish(
     subscales = {sub.key: outputs[sub.key] for sub in defn.subscales}
 
     scored = ~np.isnan(total) if total is not None else missing == 0
-    reason = np.zeros(n, dtype=np.int8)
-    if rule is not None and rule.kind == "prorate":
-        reason[~scored] = TOO_MANY_MISSING
-    else:
-        reason[~scored] = NO_MISSING_ALLOWED
+    why = TOO_MANY_MISSING if rule is not None and rule.kind == "prorate" else NO_MISSING_ALLOWED
+    reason = (~scored).view(np.int8) * np.int8(why)
     band = _bands(defn, total, n)
     classifications, alerts = _classify(defn, xs, codes_s, incomplete, gaps, subscales)
     return Scores(
@@ -383,10 +527,6 @@ def _classify(
 ) -> tuple[dict[str, Int8Array], dict[str, BoolArray]]:
     results: dict[str, Int8Array] = {}
     alerts: dict[str, BoolArray] = {}
-    scored_index = {int(j): col for col, j in enumerate(defn.scored)}
-    number_to_col = {
-        item.number: scored_index.get(i) for i, item in enumerate(defn.instrument.items)
-    }
     for c in defn.scoring.classifications:
         if c.kind == "cluster-count":
             value = _cluster_count(defn, c, xs, codes, incomplete, partial_rows)
@@ -396,12 +536,18 @@ def _classify(
             failed = np.zeros(xs.shape[0], dtype=bool)
             for sub in defn.subscales:
                 assert sub.max is not None
-                share = subscales[sub.key] / sub.max * 100.0
-                met &= share >= c.percent
-                failed |= share < c.percent
+                # share of the maximum >= percent, compared as sum * 100 >= percent * maximum:
+                # exact for whole-number sums, where dividing first could round
+                hundredfold = subscales[sub.key] * 100.0
+                met &= hundredfold >= c.percent * sub.max
+                failed |= hundredfold < c.percent * sub.max
             value = np.where(met, 1, np.where(failed, 0, -1))
         else:  # any-item
             assert c.item_threshold is not None
+            scored_index = {int(j): col for col, j in enumerate(defn.scored)}
+            number_to_col = {
+                item.number: scored_index.get(i) for i, item in enumerate(defn.instrument.items)
+            }
             cols = np.array([number_to_col[n] for n in c.items], dtype=np.intp)
             block = _effective(defn, xs, cols)
             hit = (block >= c.item_threshold).any(axis=1)
@@ -423,37 +569,46 @@ def _cluster_count(
     sub: FloatArray,
 ) -> npt.NDArray[np.int8]:
     """Endorsed items per cluster against the minimum; unknown where missing answers could
-    change the outcome. Complete rows are counted on the int8 codes with one product."""
+    change the outcome. Every cluster is counted in one product (see
+    :class:`~openpat.instruments.definition.ClusterPack`); complete rows are counted on the
+    int8 codes, and the rows with gaps once more for their endorsed and missing answers."""
     assert c.item_threshold is not None
-    clusters = [_subscale(defn, key).columns for key in c.minimum]
-    need = list(c.minimum.values())
-    value = np.zeros(xs.shape[0], dtype=np.int8)
-    plain = codes is not None and not any(defn.reverse[cols].any() for cols in clusters)
-    if plain:
-        assert codes is not None
-        membership = np.zeros((codes.shape[1], len(clusters)), dtype=np.float32, order="F")
-        for k, cols in enumerate(clusters):
-            membership[cols, k] = 1.0
-        endorsed = (codes >= c.item_threshold).view(np.int8).astype(np.float32) @ membership
-        met = endorsed[:, 0] >= need[0]
-        for k in range(1, len(clusters)):
-            met &= endorsed[:, k] >= need[k]
-        value[met] = 1
-        rows, block_rows = incomplete, sub
+    pack = defn.packs[c.key]
+    if pack.packing is None:
+        return _cluster_count_plain(defn, c, xs, pack)
+    packing = pack.packing
+
+    def all_met(packed: npt.NDArray[np.float32]) -> BoolArray:
+        met: BoolArray = ((packed + pack.bias).astype(np.int32) & pack.guard) == pack.guard
+        return met
+
+    flipped = any(defn.reverse[cols].any() for cols in pack.clusters)
+    if codes is not None and not flipped:
+        endorsed = (codes >= c.item_threshold).view(np.int8).astype(np.float32)
+        value = all_met(endorsed @ packing).view(np.int8)
+        rows, block = incomplete, sub
     else:
-        rows, block_rows = np.arange(xs.shape[0]), xs
+        value = np.zeros(xs.shape[0], dtype=np.int8)
+        rows = np.arange(xs.shape[0])
+        block = _effective(defn, xs, np.arange(xs.shape[1])) if flipped else xs
     if rows.size:
-        # endorsed and unknown counts per cluster for the rows with gaps, in two products
-        n_cols = block_rows.shape[1]
-        member = np.zeros((n_cols, len(clusters)))
-        for k, cols in enumerate(clusters):
-            member[cols, k] = 1.0
-        flipped = defn.reverse.any()
-        block = _effective(defn, block_rows, np.arange(n_cols)) if flipped else block_rows
-        hits = (block >= c.item_threshold).astype(np.float64) @ member
-        unknown = np.isnan(block).astype(np.float64) @ member
-        wanted = np.array(need, dtype=np.float64)
-        met_rows = (hits >= wanted).all(axis=1)
-        could = (hits + unknown >= wanted).all(axis=1)
-        value[rows] = np.where(met_rows, 1, np.where(could, -1, 0))
+        hits = (block >= c.item_threshold).astype(np.float32) @ packing
+        unknown = np.isnan(block).astype(np.float32) @ packing
+        value[rows] = np.where(all_met(hits), 1, np.where(all_met(hits + unknown), -1, 0))
     return value
+
+
+def _cluster_count_plain(
+    defn: Definition, c: Classification, xs: FloatArray, pack: ClusterPack
+) -> npt.NDArray[np.int8]:
+    """The same count one cluster at a time, for clusters too large to pack."""
+    assert c.item_threshold is not None
+    block = _effective(defn, xs, np.arange(xs.shape[1]))
+    met = np.ones(xs.shape[0], dtype=bool)
+    could = np.ones(xs.shape[0], dtype=bool)
+    for cols, wanted in zip(pack.clusters, pack.minimum, strict=True):
+        hits = (block[:, cols] >= c.item_threshold).sum(axis=1)
+        unknown = np.isnan(block[:, cols]).sum(axis=1)
+        met &= hits >= wanted
+        could &= hits + unknown >= wanted
+    return np.where(met, 1, np.where(could, -1, 0)).astype(np.int8)
