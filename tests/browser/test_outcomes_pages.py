@@ -109,3 +109,27 @@ def test_blinded_rater_sees_no_scores_or_self_reports(demo_server: str, page: Pa
     expect(outcomes).not_to_contain_text("PHQ-9")
     expect(outcomes.locator("figure.timeline")).to_have_count(0)
     expect(outcomes.locator("th", has_text="Total")).to_have_count(0)
+
+
+def test_rater_fills_in_the_caps5_scoring_sheet(demo_server: str, page: Page) -> None:
+    log_in(page, demo_server, "participant")
+    participant_id = page.request.get(f"{demo_server}/api/v1/me/participation").json()[0][
+        "participant"
+    ]["id"]
+    log_in(page, demo_server, "rater")
+    page.goto(f"{demo_server}/participants/{participant_id}")
+    page.locator("#outcomes summary", has_text="Enter a rating").click()
+    page.locator("#rate-instrument").select_option("caps-5")
+    page.locator("#rate-visit").fill("week 18")
+    page.get_by_role("button", name="Start rating").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Clinician-Administered PTSD")
+    b1 = page.locator("fieldset.sheet-item").first
+    # extreme intensity, but only once in the month: the sheet proposes 2, not 4
+    b1.get_by_label("Frequency").select_option("1")
+    b1.get_by_label("Intensity").select_option("4")
+    expect(b1.get_by_label("Severity")).to_have_value("2")
+    b1.get_by_label("Frequency").select_option("4")
+    expect(b1.get_by_label("Severity")).to_have_value("4")
+    page.screenshot(path=str(ARTIFACTS / "caps5-sheet.png"), full_page=False)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("fieldset.sheet-item").first.get_by_label("Severity")).to_have_value("4")

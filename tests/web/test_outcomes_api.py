@@ -307,3 +307,107 @@ def test_an_incomplete_cssrs_raises_an_alert_it_cannot_rule_out(client: TestClie
     assert done["scores"]["high-risk"] is None
     alerts = [a for a in client.get("/api/v1/alerts").json() if a["response_id"] == created["id"]]
     assert any(a["level"] == "high" and "not ruled out" in a["rule"] for a in alerts)
+
+
+def test_a_rater_fills_in_the_caps5_scoring_sheet(client: TestClient) -> None:
+    pid = _own_participant_id(client)
+    headers = _as(client, "rater")
+    created = client.post(
+        "/api/v1/responses",
+        json={
+            "participant_id": pid,
+            "instrument": "CAPS-5",
+            "visit": "baseline",
+            "source": "rater",
+            "rater_blinded": True,
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/responses/{created.json()['id']}"
+    keys = _item_ids(client, "CAPS-5")
+    # B1: extreme intensity but only once a month: the rule proposes 2, not 4
+    # B2: pronounced, twice a week: 3; C1: the rater overrides the proposal (2) with 1
+    sheet = {
+        keys[0]: {"frequency": 1, "intensity": 4},
+        keys[1]: {"frequency": 3, "intensity": 3},
+        keys[5]: {"frequency": 2, "intensity": 2},
+    }
+    saved = client.put(
+        f"{url}/answers", json={"answers": {keys[5]: 1}, "sheet": sheet}, headers=headers
+    )
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["answers"][keys[0]] == 2
+    assert body["answers"][keys[1]] == 3
+    assert body["answers"][keys[5]] == 1
+    assert body["sheet"][keys[0]] == {"frequency": 1, "intensity": 4}
+
+    # a level outside the sheet is refused, naming the item and the part; nothing kept
+    bad = client.put(
+        f"{url}/answers",
+        json={"sheet": {keys[2]: {"frequency": 6, "intensity": 1}}},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0]["field"] == f"sheet.{keys[2]}.frequency"
+    assert keys[2] not in (client.get(url, headers=headers).json()["sheet"] or {})
+
+    # an instrument without a sheet refuses one
+    madrs = client.post(
+        "/api/v1/responses",
+        json={
+            "participant_id": pid,
+            "instrument": "MADRS",
+            "visit": "baseline",
+            "source": "rater",
+            "rater_blinded": True,
+        },
+        headers=headers,
+    ).json()
+    first = _item_ids(client, "MADRS")[0]
+    refused = client.put(
+        f"/api/v1/responses/{madrs['id']}/answers",
+        json={"sheet": {first: {"frequency": 1, "intensity": 1}}},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"][0]["field"] == "sheet"
+
+
+def test_the_caps5_entry_page_proposes_severity_from_the_sheet(client: TestClient) -> None:
+    pid = _own_participant_id(client)
+    token = login(client, "rater")
+    created = client.post(
+        "/api/v1/responses",
+        json={
+            "participant_id": pid,
+            "instrument": "CAPS-5",
+            "visit": "week 8",
+            "source": "rater",
+            "rater_blinded": True,
+        },
+        headers={"X-CSRF-Token": token},
+    )
+    rid = created.json()["id"]
+    page = client.get(f"/responses/{rid}/enter")
+    assert page.status_code == 200
+    assert "Scoring sheet" in page.text and 'name="f_b1-intrusive-memories"' in page.text
+    posted = client.post(
+        f"/responses/{rid}/enter",
+        data={
+            "csrf_token": token,
+            "f_b1-intrusive-memories": "4",
+            "i_b1-intrusive-memories": "2",  # clearly present, daily: 2
+            "a_b2-nightmares": "3",
+            "action": "save",
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    kept = client.get(f"/api/v1/responses/{rid}").json()
+    assert kept["answers"]["b1-intrusive-memories"] == 2
+    assert kept["answers"]["b2-nightmares"] == 3
+    assert kept["sheet"]["b1-intrusive-memories"] == {"frequency": 4, "intensity": 2}
+    again = client.get(f"/responses/{rid}/enter").text
+    assert 'value="4" selected' in again

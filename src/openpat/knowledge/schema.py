@@ -1107,6 +1107,20 @@ class Instrument(Model):
         return self
 
 
+class RatingSheet(Cited):
+    """How an interviewer turns two ratings of a symptom into its severity (the CAPS-5 scoring
+    sheet): a frequency level and an intensity level per item, combined by ``rule``.
+
+    ``lower-unless-intensity-two-above``: the severity is the lower of the two levels, except
+    that an intensity two or more levels above the frequency gives the frequency plus one;
+    either level 0 gives 0."""
+
+    rule: Literal["lower-unless-intensity-two-above"]
+    frequency: list[Option] = Field(min_length=2)
+    intensity: list[Option] = Field(min_length=2)
+    description: Text
+
+
 class Scoring(Cited):
     method: Literal["sum", "mean", "sum-of-domain-max", "categorical", "sum-times-4"]
     total: Range | None = None
@@ -1118,6 +1132,7 @@ class Scoring(Cited):
     missing: MissingRule | None = None  # None: no cited rule, so no score with any missing
     classifications: list[Classification] = Field(default_factory=list)
     higher_is_better: bool = False
+    rating_sheet: RatingSheet | None = None
     description: Text | None = None
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
 from openpat.instruments import outcomes as change_rules
+from openpat.instruments import ratings
 from openpat.instruments.definition import Definition
 from openpat.security import Membership, Permission, Principal, Role
 from openpat.services import participants
@@ -48,12 +49,25 @@ class ResponseCreate(BaseModel):
     )
 
 
+class SheetEntry(BaseModel):
+    """One item of an interview scoring sheet (CAPS-5): its frequency and intensity levels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frequency: float | None = None
+    intensity: float | None = None
+
+
 class AnswersUpdate(BaseModel):
-    """Answers by item id (``null`` clears one); ``position`` is where to resume."""
+    """Answers by item id (``null`` clears one); ``position`` is where to resume.
+
+    ``sheet`` (instruments with a scoring sheet) keeps each item's frequency and intensity;
+    where an item's severity is not given, the sheet's rule proposes it from the two."""
 
     model_config = ConfigDict(extra="forbid")
 
     answers: dict[str, float | None] = Field(default_factory=dict, max_length=200)
+    sheet: dict[str, SheetEntry] = Field(default_factory=dict, max_length=200)
     position: int | None = Field(default=None, ge=0, le=200)
 
 
@@ -82,6 +96,7 @@ class ResponseRead(BaseModel):
     answered: int
     items: int
     answers: dict[str, float | None] | None  # None where the reader may not see them
+    sheet: dict[str, dict[str, float | None]] | None  # frequency and intensity per item
     total: float | None
     band: str | None
     scored: bool | None
@@ -243,6 +258,7 @@ def _read(
         answered=sum(v is not None for v in answers.values()),
         items=len(defn.keys),
         answers=answers if show_answers else None,
+        sheet=json.loads(row.sheet_json) if show_answers and row.sheet_json else None,
         total=row.total if scores_visible else None,
         band=row.band if scores_visible else None,
         scored=row.scored if scores_visible else None,
@@ -356,6 +372,49 @@ def get_response(*, uow: UnitOfWork, principal: Principal, response_id: int) -> 
     return _read(principal, row, participant, show_answers=True)
 
 
+def _sheet(
+    defn: Definition,
+    row: InstrumentResponse,
+    update: AnswersUpdate,
+    answers: dict[str, float | None],
+    problems: list[FieldProblem],
+) -> dict[str, dict[str, float | None]] | None:
+    """Merge the scoring-sheet entries of ``update`` into the kept ones and propose the
+    severity of items entered without one; None when there is nothing to keep."""
+    if not update.sheet:
+        return None
+    rule = defn.scoring.rating_sheet
+    if rule is None:
+        problems.append(
+            FieldProblem("sheet", f"{defn.abbreviation} has no scoring sheet; send answers only")
+        )
+        return None
+    kept: dict[str, dict[str, float | None]] = json.loads(row.sheet_json or "{}")
+    for key, entry in update.sheet.items():
+        try:
+            item = defn.keys[defn.column(key)]
+        except KeyError:
+            problems.append(
+                FieldProblem(f"sheet.{key}", f"{defn.abbreviation} has no item {key!r}")
+            )
+            continue
+        levels = {"frequency": entry.frequency, "intensity": entry.intensity}
+        try:
+            proposed = ratings.sheet_severity(
+                rule,
+                [np.nan if entry.frequency is None else entry.frequency],
+                [np.nan if entry.intensity is None else entry.intensity],
+            )[0]
+        except InvalidInput as exc:
+            problems += [FieldProblem(f"sheet.{key}.{p.field}", p.message) for p in exc.fields]
+            continue
+        kept[item] = levels
+        given = update.answers.get(key, update.answers.get(item))
+        if given is None and not np.isnan(proposed):
+            answers[item] = float(proposed)
+    return kept
+
+
 def save_answers(
     *, uow: UnitOfWork, principal: Principal, response_id: int, update: AnswersUpdate
 ) -> ResponseRead:
@@ -389,10 +448,13 @@ def save_answers(
                 )
                 continue
         answers[defn.keys[index]] = value
+    sheet = _sheet(defn, row, update, answers, problems)
     if problems:
         raise InvalidInput("some answers are not allowed", fields=problems)
     _still_open(row)
     row.answers_json = json.dumps(answers, sort_keys=True)
+    if sheet is not None:
+        row.sheet_json = json.dumps(sheet, sort_keys=True)
     if update.position is not None:
         row.position = min(update.position, len(defn.keys))
     row.updated_at = uow.now()

@@ -250,6 +250,8 @@ class InstrumentResponse(ParticipantRecord, Base):
     status: Mapped[str] = mapped_column(String(20))  # in-progress | submitted
     source: Mapped[str] = mapped_column(String(20))  # participant | staff | rater
     answers_json: Mapped[str] = mapped_column(Text)
+    # interview scoring sheet: {item: {"frequency": f, "intensity": i}} where one is kept
+    sheet_json: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
     rater_blinded: Mapped[bool | None] = mapped_column(Boolean)
     total: Mapped[float | None] = mapped_column(Float)

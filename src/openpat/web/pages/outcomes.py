@@ -20,6 +20,7 @@ from openpat.services.ids import Id
 from openpat.services.outcomes import (
     AlertAcknowledge,
     AnswersUpdate,
+    SheetEntry,
     ResponseCreate,
     ResponseRead,
     Timeline,
@@ -387,6 +388,7 @@ def _enter_page(
             "r": r,
             "items": outcomes.items(defn),
             "answers": r.answers or {},
+            "sheet": defn.scoring.rating_sheet,
             "errors": errors,
         },
         status_code=status_code,
@@ -403,15 +405,24 @@ async def enter_post(
     defn = instruments.definition(knowledge.default(), r.instrument)
     try:
         answers: dict[str, float | None] = {}
+        sheet: dict[str, SheetEntry] = {}
         for key in defn.keys:
             raw = str(form.get(f"a_{key}", "")).strip()
             answers[key] = _number(raw, key) if raw else None
+            if defn.scoring.rating_sheet is not None:
+                levels = {
+                    part: str(form.get(f"{part[0]}_{key}", "")).strip()
+                    for part in ("frequency", "intensity")
+                }
+                sheet[key] = SheetEntry(
+                    **{part: _number(raw, key) if raw else None for part, raw in levels.items()}
+                )
         with uow.reason("answers entered"):
             outcomes.save_answers(
                 uow=uow,
                 principal=principal,
                 response_id=response_id,
-                update=AnswersUpdate(answers=answers),
+                update=AnswersUpdate(answers=answers, sheet=sheet),
             )
             if form.get("action") == "submit":
                 outcomes.submit(uow=uow, principal=principal, response_id=response_id)
