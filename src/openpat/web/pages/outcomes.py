@@ -20,9 +20,9 @@ from openpat.services.ids import Id
 from openpat.services.outcomes import (
     AlertAcknowledge,
     AnswersUpdate,
-    SheetEntry,
     ResponseCreate,
     ResponseRead,
+    SheetEntry,
     Timeline,
 )
 from openpat.services.runtime import Actor
