@@ -1,1 +1,1 @@
-"""openpat.scheduling: see ARCHITECTURE.md; arrives with its issue."""
+"""openpat.scheduling: room and facilitator scheduling with OR-Tools CP-SAT (planner)."""

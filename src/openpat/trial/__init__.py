@@ -1,4 +1,6 @@
-"""Trial operations: the participant's pathway (protocols and randomisation arrive later)."""
+"""Trial operations: the participant's pathway, protocols as data (``protocol``), visit
+schedules (``schedule``), randomisation (``randomisation``) and blinding indices
+(``blinding``)."""
 
 from openpat.trial.pathway import (
     ALLOWED_TRANSITIONS,
