@@ -4,9 +4,9 @@ Main instance: each participant has two dosing sessions (week 1 and week 5 after
 randomisation, windows -2..+2 days) of 7 hours (a session plus observation) needing a room
 and two facilitators, each facilitator doing at most one a day; randomisations are spread
 over the first 14 weeks, so demand exceeds what the site can hold in the busiest weeks.
-CP-SAT (58 s limit inside the 60 s budget, 2 workers, started from the first-fit plan) is compared with the
-capacity upper bound (a flow from requests to days: exact for one session length) and with
-the greedy first-fit baseline in the same run.
+CP-SAT (58 s limit inside the 60 s budget, 2 workers, started from the first-fit plan) is
+compared with the capacity upper bound (a flow from requests to days: exact for one session
+length) and with the greedy first-fit baseline in the same run.
 
 Constrained instance: the same site with flexible requests (10-day windows) and fixed ones
 (a single day) mixed, as when a second dosing is pinned to the first: first-fit, taking
