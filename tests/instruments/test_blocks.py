@@ -51,3 +51,20 @@ def test_a_wrong_answer_in_a_later_block_is_reported_with_its_row_and_all_later_
     fields = [problem.field for problem in caught.value.fields]
     assert fields == [f"row 42, {defn.keys[3]}", f"row 97, {defn.keys[0]}"]
     assert caught.value.message.startswith("2 answer(s) are not allowed for PCL-5")
+
+
+@pytest.mark.parametrize(("size", "dtype"), [(5, np.float32), (40, np.float64)])
+def test_packed_cluster_counts_match_counting_each_cluster(size: int, dtype: type) -> None:
+    from openpat.instruments.definition import _pack
+
+    clusters = [np.arange(k * size, (k + 1) * size) for k in range(4)]
+    minimum = [1, 2, size // 2, size]
+    pack = _pack("test", clusters, minimum, 4 * size)
+    assert pack.packing.dtype == dtype
+    rng = np.random.default_rng(size)
+    endorsed = (rng.random((500, 4 * size)) < rng.random((500, 1))).astype(dtype)
+    packed = endorsed @ pack.packing
+    met = ((packed + pack.bias).astype(np.int64) & pack.guard) == pack.guard
+    counts = np.stack([endorsed[:, cols].sum(axis=1) for cols in clusters], axis=1)
+    assert np.array_equal(met, (counts >= minimum).all(axis=1))
+    assert met.any() and not met.all()

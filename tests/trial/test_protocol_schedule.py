@@ -73,6 +73,7 @@ def test_a_protocol_reads_from_yaml() -> None:
     ("change", "field"),
     [
         (("kind: placebo}", "kind: placebo, ratio: 0}"), "arms.1.ratio"),
+        (("id: test-psilocybin", "id: Test Psilocybin"), "id"),
         (
             (
                 "anchor: dosing\n      window_before: 3",

@@ -8,7 +8,7 @@ whether it is scored and reverse-scored, its skip logic, and the weight matrix t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -42,22 +42,27 @@ class ClusterPack:
     k adds ``2**shift_k`` (``packing``), so every cluster's count sits in its own bits of one
     number, with a spare guard bit above each. Adding ``bias`` (``2**bits_k - minimum_k`` in
     each field) sets a guard bit exactly when that count reaches its minimum, so a response
-    meets every minimum when ``(packed + bias) & guard == guard``. ``None`` fields mean the
-    counts do not fit the 24 bits a float32 holds exactly."""
+    meets every minimum when ``(packed + bias) & guard == guard``. The product is float32
+    while the packed counts fit the 24 bits it holds exactly, float64 up to 53 bits."""
 
     clusters: tuple[IntArray, ...]  # scored-item columns of each cluster
     minimum: tuple[int, ...]
-    packing: npt.NDArray[np.float32] | None
+    packing: npt.NDArray[np.floating[Any]]
     bias: int
     guard: int
 
 
-def _pack(clusters: list[IntArray], minimum: list[int], n_scored: int) -> ClusterPack:
+def _pack(key: str, clusters: list[IntArray], minimum: list[int], n_scored: int) -> ClusterPack:
     bits = [int(cols.size).bit_length() for cols in clusters]
     shifts = np.cumsum([0, *[b + 1 for b in bits[:-1]]]).astype(int)
-    if int(shifts[-1]) + bits[-1] + 1 > 24:
-        return ClusterPack(tuple(clusters), tuple(minimum), None, 0, 0)
-    packing = np.zeros(n_scored, dtype=np.float32)
+    width = int(shifts[-1]) + bits[-1] + 1
+    if width > 53:
+        raise InvalidInput.for_field(
+            "instrument", f"classification {key}: too many or too large clusters to count"
+        )
+    packing: npt.NDArray[np.floating[Any]] = np.zeros(
+        n_scored, dtype=np.float32 if width <= 24 else np.float64
+    )
     for cols, shift in zip(clusters, shifts, strict=True):
         packing[cols] += float(2 ** int(shift))
     bias = sum((2**b - k) << int(t) for b, k, t in zip(bits, minimum, shifts, strict=True))
@@ -232,7 +237,7 @@ def compile_definition(instrument: s.Instrument) -> Definition:
     by_key = {sub.key: sub for sub in subscales}
     packs = {
         c.key: _pack(
-            [by_key[key].columns for key in c.minimum], list(c.minimum.values()), scored.size
+            c.key, [by_key[key].columns for key in c.minimum], list(c.minimum.values()), scored.size
         )
         for c in instrument.scoring.classifications
         if c.kind == "cluster-count"

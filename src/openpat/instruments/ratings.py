@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from openpat.errors import FieldProblem, InvalidInput
+from openpat.errors import InvalidInput
 from openpat.knowledge.schema import RatingSheet
 
 
@@ -36,10 +36,7 @@ def sheet_severity(
                 f"{first:g} is not a {name} level; use one of "
                 + ", ".join(f"{v:g}" for v in allowed),
             )
-    if sheet.rule != "lower-unless-intensity-two-above":  # pragma: no cover - one rule so far
-        raise InvalidInput(
-            f"unknown rating rule {sheet.rule!r}", fields=[FieldProblem("rule", sheet.rule)]
-        )
+    # the only rule the schema allows: lower-unless-intensity-two-above
     severity = np.minimum(f, i)
     severity = np.where(i >= f + 2, f + 1, severity)
     return np.where((f == 0) | (i == 0), 0.0, severity)

@@ -30,7 +30,6 @@ from threadpoolctl import threadpool_limits
 from openpat.errors import FieldProblem, InvalidInput
 from openpat.instruments.definition import (
     BoolArray,
-    ClusterPack,
     Definition,
     FloatArray,
     SubscaleDef,
@@ -574,17 +573,16 @@ def _cluster_count(
     int8 codes, and the rows with gaps once more for their endorsed and missing answers."""
     assert c.item_threshold is not None
     pack = defn.packs[c.key]
-    if pack.packing is None:
-        return _cluster_count_plain(defn, c, xs, pack)
     packing = pack.packing
+    as_float = packing.dtype
 
-    def all_met(packed: npt.NDArray[np.float32]) -> BoolArray:
-        met: BoolArray = ((packed + pack.bias).astype(np.int32) & pack.guard) == pack.guard
+    def all_met(packed: npt.NDArray[np.floating[Any]]) -> BoolArray:
+        met: BoolArray = ((packed + pack.bias).astype(np.int64) & pack.guard) == pack.guard
         return met
 
     flipped = any(defn.reverse[cols].any() for cols in pack.clusters)
     if codes is not None and not flipped:
-        endorsed = (codes >= c.item_threshold).view(np.int8).astype(np.float32)
+        endorsed = (codes >= c.item_threshold).view(np.int8).astype(as_float)
         value = all_met(endorsed @ packing).view(np.int8)
         rows, block = incomplete, sub
     else:
@@ -592,23 +590,7 @@ def _cluster_count(
         rows = np.arange(xs.shape[0])
         block = _effective(defn, xs, np.arange(xs.shape[1])) if flipped else xs
     if rows.size:
-        hits = (block >= c.item_threshold).astype(np.float32) @ packing
-        unknown = np.isnan(block).astype(np.float32) @ packing
+        hits = (block >= c.item_threshold).astype(as_float) @ packing
+        unknown = np.isnan(block).astype(as_float) @ packing
         value[rows] = np.where(all_met(hits), 1, np.where(all_met(hits + unknown), -1, 0))
     return value
-
-
-def _cluster_count_plain(
-    defn: Definition, c: Classification, xs: FloatArray, pack: ClusterPack
-) -> npt.NDArray[np.int8]:
-    """The same count one cluster at a time, for clusters too large to pack."""
-    assert c.item_threshold is not None
-    block = _effective(defn, xs, np.arange(xs.shape[1]))
-    met = np.ones(xs.shape[0], dtype=bool)
-    could = np.ones(xs.shape[0], dtype=bool)
-    for cols, wanted in zip(pack.clusters, pack.minimum, strict=True):
-        hits = (block[:, cols] >= c.item_threshold).sum(axis=1)
-        unknown = np.isnan(block[:, cols]).sum(axis=1)
-        met &= hits >= wanted
-        could &= hits + unknown >= wanted
-    return np.where(met, 1, np.where(could, -1, 0)).astype(np.int8)

@@ -308,6 +308,64 @@ def _ceil(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
+class _Ledger:
+    """Who and what is taken when, while bookings are made one at a time."""
+
+    def __init__(
+        self,
+        rooms: Sequence[Room],
+        team: Sequence[Facilitator],
+        site: Site,
+        origin: dt.datetime,
+    ) -> None:
+        self.rooms, self.team, self.site, self.origin = rooms, team, site, origin
+        self.room_busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        self.per_day: dict[tuple[str, dt.date], int] = defaultdict(int)
+        self.bookings: list[Booking] = []
+
+    def free_room(self, s: int, e: int) -> str | None:
+        return next(
+            (
+                room.id
+                for room in self.rooms
+                if not any(s < b and a < e for a, b in self.room_busy[room.id])
+            ),
+            None,
+        )
+
+    def free_team(self, r: Request, day: _Day, s: int, e: int) -> list[Facilitator]:
+        """Facilitators working all of [s, e) that day, not busy, under their day's maximum
+        (for dosing sessions), in team order."""
+        return [
+            f
+            for f in self.team
+            if (h := _hours(f, self.site, day, self.origin)) is not None
+            and h[0] <= s
+            and e <= h[1]
+            and not any(s < b and a < e for a, b in self.busy[f.id])
+            and (not r.dosing or self.per_day[(f.id, day.date)] < f.max_sessions_per_day)
+        ]
+
+    def book(self, r: Request, day: _Day, s: int, room: str | None, chosen: Sequence[str]) -> None:
+        e = s + r.minutes
+        if room is not None:
+            self.room_busy[room].append((s, e))
+        for fid in chosen:
+            self.busy[fid].append((s, e))
+            if r.dosing:
+                self.per_day[(fid, day.date)] += 1
+        self.bookings.append(
+            Booking(
+                r.id,
+                self.origin + dt.timedelta(minutes=s),
+                self.origin + dt.timedelta(minutes=e),
+                room,
+                tuple(chosen),
+            )
+        )
+
+
 def _assign(
     placed: list[tuple[Request, int]],
     rooms: Sequence[Room],
@@ -316,54 +374,25 @@ def _assign(
     open_days: list[_Day],
     origin: dt.datetime,
 ) -> tuple[list[Booking], list[str]]:
-    """Name a room and the facilitators of each placed request, by start time."""
-    room_free = {room.id: -(10**9) for room in rooms}
-    busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    per_day: dict[tuple[str, dt.date], int] = defaultdict(int)
-    day_of = {}
-    for d in open_days:
-        day_of[d.date] = d
-    bookings, notes = [], []
+    """Name a room and the facilitators of each placed request, by start time; facilitators
+    with the fewest sessions that day first."""
+    ledger = _Ledger(rooms, team, site, origin)
+    notes = []
     for r, s in sorted(placed, key=lambda item: (item[1], item[0].id)):
         e = s + r.minutes
-        date = next(d.date for d in open_days if d.open_min <= s < d.close_min)
-        room = None
-        if r.room:
-            room = next((rid for rid, free in room_free.items() if free <= s), None)
-            if room is None:  # cannot happen under the cumulative constraint
-                notes.append(f"{r.id}: no room free at its start")
-                continue
-        chosen: list[str] = []
-        for f in sorted(team, key=lambda f: (per_day[(f.id, date)], f.id)):
-            if len(chosen) == r.facilitators:
-                break
-            hours = _hours(f, site, day_of[date], origin)
-            if hours is None or s < hours[0] or e > hours[1]:
-                continue
-            if r.dosing and per_day[(f.id, date)] >= f.max_sessions_per_day:
-                continue
-            if any(s < b and a < e for a, b in busy[f.id]):
-                continue
-            chosen.append(f.id)
-        if len(chosen) < r.facilitators:
-            notes.append(f"{r.id}: facilitators could not be named on {date}; left unbooked")
+        day = next(d for d in open_days if d.open_min <= s < d.close_min)
+        room = ledger.free_room(s, e) if r.room else None
+        if r.room and room is None:  # cannot happen under the cumulative constraint
+            notes.append(f"{r.id}: no room free at its start")
             continue
-        if room is not None:
-            room_free[room] = e
-        for fid in chosen:
-            busy[fid].append((s, e))
-            if r.dosing:
-                per_day[(fid, date)] += 1
-        bookings.append(
-            Booking(
-                r.id,
-                origin + dt.timedelta(minutes=s),
-                origin + dt.timedelta(minutes=e),
-                room,
-                tuple(chosen),
-            )
+        free = sorted(
+            ledger.free_team(r, day, s, e), key=lambda f: (ledger.per_day[(f.id, day.date)], f.id)
         )
-    return bookings, notes
+        if len(free) < r.facilitators:
+            notes.append(f"{r.id}: facilitators could not be named on {day.date}; left unbooked")
+            continue
+        ledger.book(r, day, s, room, [f.id for f in free[: r.facilitators]])
+    return ledger.bookings, notes
 
 
 def first_fit(
@@ -381,63 +410,34 @@ def first_fit(
     t0 = time.perf_counter()
     origin = local_instant(start, dt.time(0, 0), site.zone)
     open_days = _days(site, start, days, origin)
-    room_busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    busy: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    per_day: dict[tuple[str, dt.date], int] = defaultdict(int)
-    bookings = []
+    ledger = _Ledger(rooms, team, site, origin)
     for r in sorted(requests, key=lambda r: (r.earliest, r.latest, r.id)):
-        done = False
-        for d in open_days:
-            if not r.earliest <= d.date <= r.latest or done:
-                continue
-            s = _ceil(d.open_min, site.step_min)
-            while s + r.minutes <= d.close_min and not done:
-                e = s + r.minutes
-                room = None
-                if r.room:
-                    room = next(
-                        (
-                            room.id
-                            for room in rooms
-                            if not any(s < b and a < e for a, b in room_busy[room.id])
-                        ),
-                        None,
-                    )
-                free = [
-                    f
-                    for f in team
-                    if (h := _hours(f, site, d, origin)) is not None
-                    and h[0] <= s
-                    and e <= h[1]
-                    and not any(s < b and a < e for a, b in busy[f.id])
-                    and (not r.dosing or per_day[(f.id, d.date)] < f.max_sessions_per_day)
-                ]
-                if (room is not None or not r.room) and len(free) >= r.facilitators:
-                    chosen = tuple(f.id for f in free[: r.facilitators])
-                    if room is not None:
-                        room_busy[room].append((s, e))
-                    for fid in chosen:
-                        busy[fid].append((s, e))
-                        if r.dosing:
-                            per_day[(fid, d.date)] += 1
-                    bookings.append(
-                        Booking(
-                            r.id,
-                            origin + dt.timedelta(minutes=s),
-                            origin + dt.timedelta(minutes=e),
-                            room,
-                            chosen,
-                        )
-                    )
-                    done = True
-                s += site.step_min
-    booked = {b.request_id for b in bookings}
+        _first_slot(ledger, r, [d for d in open_days if r.earliest <= d.date <= r.latest])
+    booked = {b.request_id for b in ledger.bookings}
     return Plan(
-        tuple(bookings),
+        tuple(ledger.bookings),
         tuple(r.id for r in requests if r.id not in booked),
         "FIRST_FIT",
         time.perf_counter() - t0,
     )
+
+
+def _first_slot(ledger: _Ledger, r: Request, days: list[_Day]) -> None:
+    """Book ``r`` at the first free start on the step grid, if any."""
+    for day in days:
+        for s in range(
+            _ceil(day.open_min, ledger.site.step_min),
+            day.close_min - r.minutes + 1,
+            ledger.site.step_min,
+        ):
+            e = s + r.minutes
+            room = ledger.free_room(s, e) if r.room else None
+            if r.room and room is None:
+                continue
+            free = ledger.free_team(r, day, s, e)
+            if len(free) >= r.facilitators:
+                ledger.book(r, day, s, room, [f.id for f in free[: r.facilitators]])
+                return
 
 
 def capacity_bound(
@@ -451,8 +451,8 @@ def capacity_bound(
 ) -> int:
     """An upper bound on the requests any plan can book: a maximum flow from each request to
     the open days of its window, each day holding at most what its rooms, its working
-    facilitators (and their daily maxima) and its hours allow for requests of that length.
-    Exact when all requests share one length and facilitator count."""
+    facilitators (and their daily maxima) and its hours allow for requests of the shortest
+    length. It ignores how sessions pack within a day, so it can only be loose, never low."""
     origin = local_instant(start, dt.time(0, 0), site.zone)
     open_days = _days(site, start, days, origin)
     flow = max_flow.SimpleMaxFlow()

@@ -380,7 +380,7 @@ def _sheet(
     problems: list[FieldProblem],
 ) -> dict[str, dict[str, float | None]] | None:
     """Merge the scoring-sheet entries of ``update`` into the kept ones and propose the
-    severity of items entered without one; None when there is nothing to keep."""
+    severity of items entered without one; None when ``update`` has no sheet."""
     if not update.sheet:
         return None
     rule = defn.scoring.rating_sheet
@@ -408,7 +408,10 @@ def _sheet(
         except InvalidInput as exc:
             problems += [FieldProblem(f"sheet.{key}.{p.field}", p.message) for p in exc.fields]
             continue
-        kept[item] = levels
+        if entry.frequency is None and entry.intensity is None:
+            kept.pop(item, None)  # both cleared: nothing to keep for this item
+        else:
+            kept[item] = levels
         given = update.answers.get(key, update.answers.get(item))
         if given is None and not np.isnan(proposed):
             answers[item] = float(proposed)

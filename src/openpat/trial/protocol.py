@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from openpat.errors import FieldProblem, InvalidInput
 
 VisitType = Literal["screening", "baseline", "preparation", "dosing", "integration", "follow-up"]
-Ident = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")
+Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
 
 
 class _Model(BaseModel):
@@ -37,7 +37,7 @@ class DoseSpec(_Model):
 
 
 class ArmSpec(_Model):
-    id: str = Ident
+    id: Ident
     label: str = Field(min_length=1, max_length=120)
     kind: Literal["active", "placebo", "active-control"]
     substance: str | None = None  # knowledge-base id; None for an inert placebo
@@ -73,7 +73,7 @@ class Staffing(_Model):
 
 
 class VisitSpec(_Model):
-    id: str = Ident
+    id: Ident
     label: str = Field(min_length=1, max_length=120)
     type: VisitType
     day: int = Field(ge=-365, le=3650)  # offset in days from the anchor
@@ -95,7 +95,7 @@ class RandomisationSpec(_Model):
 
 
 class Protocol(_Model):
-    id: str = Ident
+    id: Ident
     title: str = Field(min_length=1, max_length=200)
     version: str = Field(min_length=1, max_length=40)
     indication: str | None = None

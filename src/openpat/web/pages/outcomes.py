@@ -173,9 +173,7 @@ async def _post_form(
         merged = {**(current.answers or {}), **answers}
         shown = outcomes.asked(defn, merged)
         if action == "back":
-            target = max(q - 1, 0)
-            while target > 0 and not shown[target]:
-                target -= 1
+            target = _next_index(shown, max(q - 1, 0), -1)
         elif action == "next":
             target = _next_index(shown, q + 1, 1)
         else:
