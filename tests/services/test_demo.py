@@ -4,7 +4,7 @@ import datetime as dt
 
 import numpy as np
 
-from openpat.demo import build_demo_study
+from openpat.demo import DEMO_ACCOUNTS, build_demo_study
 from openpat.services.runtime import Platform
 from tests.conftest import load_demo
 
@@ -35,6 +35,6 @@ def test_loading_twice_changes_nothing(platform: Platform) -> None:
     second = load_demo(platform)
     with platform.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == n_audit
-        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 7
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == len(DEMO_ACCOUNTS)
     assert first.created and not second.created
     assert second.participants == 40

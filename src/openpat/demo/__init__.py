@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -27,6 +28,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("rater", "Robin Rater", "blinded_rater"),
     ("monitor", "Morgan Monitor", "monitor"),
     ("participant", "Pat Participant", "participant"),
+    ("statistician", "Sam Statistician", "unblinded_statistician"),
 )
 
 
@@ -209,7 +211,22 @@ def build_demo_study(*, rng: np.random.Generator, today: dt.date) -> DemoStudy:
     )
 
 
-DEMO_PROTOCOL = "spl026-dmt-mdd"
+DEMO_PROTOCOL = "spl026-dmt-mdd"  # the knowledge base's eligibility template
+
+
+def demo_trial_protocol() -> str:
+    """The demo study's trial protocol (YAML): arms, randomisation and visit schedule."""
+    return (Path(__file__).parent / "protocol.yaml").read_text(encoding="utf-8")
+
+
+# Rooms and facilitators of the demo site: (code, name) and (code, name, max dosing per day).
+DEMO_ROOMS = (("R1", "Dosing room 1"), ("R2", "Dosing room 2"))
+DEMO_FACILITATORS = (
+    ("F1", "Frances Facilitator", 2),
+    ("F2", "Gale Guide", 2),
+    ("F3", "Hollis Harbour", 2),
+    ("F4", "Ira Ives", 2),
+)
 
 
 def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.date]]:

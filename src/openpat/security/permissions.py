@@ -20,6 +20,7 @@ class Role(StrEnum):
     BLINDED_RATER = "blinded_rater"
     MONITOR = "monitor"
     PARTICIPANT = "participant"
+    UNBLINDED_STATISTICIAN = "unblinded_statistician"
 
     @property
     def label(self) -> str:
@@ -34,6 +35,7 @@ _ROLE_LABELS = {
     Role.BLINDED_RATER: "Blinded rater",
     Role.MONITOR: "Monitor (read-only)",
     Role.PARTICIPANT: "Participant",
+    Role.UNBLINDED_STATISTICIAN: "Unblinded statistician",
 }
 
 
@@ -54,6 +56,13 @@ class Permission(StrEnum):
     OUTCOME_ENTER = "outcome.enter"  # send forms to participants, enter answers and ratings
     ALERT_READ = "alert.read"  # safety alerts raised by answers
     ALERT_MANAGE = "alert.manage"  # acknowledge a safety alert
+    PROTOCOL_MANAGE = "protocol.manage"  # load a new protocol version
+    RANDOMISE = "randomise"  # randomise an enrolled participant (the arm stays concealed)
+    ALLOCATION_READ = "allocation.read"  # see arms and export the allocation list (unblinded)
+    EMERGENCY_UNBLIND = "emergency.unblind"  # reveal one participant's arm, with a reason
+    SCHEDULE_READ = "schedule.read"  # rooms, facilitators and the booking calendar
+    SCHEDULE_MANAGE = "schedule.manage"  # book visits, plan the calendar, set up rooms
+    GUESS_ENTER = "guess.enter"  # record a treatment guess after dosing
 
 
 _STAFF = {
@@ -73,6 +82,17 @@ _OUTCOMES = {
 # Least privilege. Administrators run the platform but do not see participants' records or
 # identities; monitors read everything clinical but change nothing and see no identities;
 # blinded roles are limited further by the blinding policy (trial operations).
+_TRIAL_TEAM = {
+    Permission.PROTOCOL_MANAGE,
+    Permission.RANDOMISE,
+    Permission.SCHEDULE_READ,
+    Permission.SCHEDULE_MANAGE,
+    Permission.GUESS_ENTER,
+}
+
+# Blinding: no staff role sees an arm except the unblinded statistician (who reads but does
+# not treat or rate). An investigator may unblind one participant in an emergency, giving a
+# reason; that is recorded and every investigator and monitor of the study is notified.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(_STAFF | {Permission.AUDIT_READ, Permission.USER_MANAGE}),
     Role.INVESTIGATOR: frozenset(
@@ -83,7 +103,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_READ,
             Permission.IDENTITY_WRITE,
             Permission.SCREENING_WRITE,
+            Permission.EMERGENCY_UNBLIND,
             *_OUTCOMES,
+            *_TRIAL_TEAM,
         }
     ),
     Role.COORDINATOR: frozenset(
@@ -95,13 +117,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_WRITE,
             Permission.SCREENING_WRITE,
             *_OUTCOMES,
+            *_TRIAL_TEAM,
         }
     ),
     Role.FACILITATOR: frozenset(
-        _STAFF | {Permission.PARTICIPANT_READ, Permission.OUTCOME_READ, Permission.ALERT_READ}
+        _STAFF
+        | {
+            Permission.PARTICIPANT_READ,
+            Permission.OUTCOME_READ,
+            Permission.ALERT_READ,
+            Permission.SCHEDULE_READ,
+            Permission.GUESS_ENTER,
+        }
     ),
     # A blinded rater enters ratings but sees no other outcome data (their own ratings only).
-    Role.BLINDED_RATER: frozenset(_STAFF | {Permission.PARTICIPANT_READ, Permission.OUTCOME_ENTER}),
+    Role.BLINDED_RATER: frozenset(
+        _STAFF | {Permission.PARTICIPANT_READ, Permission.OUTCOME_ENTER, Permission.GUESS_ENTER}
+    ),
     Role.MONITOR: frozenset(
         _STAFF
         | {
@@ -109,9 +141,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.OUTCOME_READ,
             Permission.ALERT_READ,
+            Permission.SCHEDULE_READ,
         }
     ),
     Role.PARTICIPANT: frozenset({Permission.ACCOUNT, Permission.SELF_SERVICE}),
+    Role.UNBLINDED_STATISTICIAN: frozenset(
+        _STAFF
+        | {
+            Permission.PARTICIPANT_READ,
+            Permission.OUTCOME_READ,
+            Permission.ALLOCATION_READ,
+        }
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from openpat.errors import InvalidInput, NotFound, PermissionDenied
+from openpat.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from openpat.security import Permission, Principal
 from openpat.services.ids import Id
 from openpat.services.studies import today_at_site, visible_study
@@ -219,6 +219,13 @@ def _identity_row(participant_id: int, identity: IdentityIn) -> ParticipantIdent
     )
 
 
+# Steps that carry their own record: these go through their own service, never a bare change.
+_BY_THEIR_OWN_STEP = {
+    ParticipantStatus.CONSENTED: "record the signed consent (form version and signing time) instead",
+    ParticipantStatus.RANDOMISED: "randomise the participant instead (the arm is drawn then)",
+}
+
+
 def change_status(
     *, uow: UnitOfWork, principal: Principal, participant_id: int, change: StatusChange
 ) -> ParticipantRead:
@@ -226,6 +233,8 @@ def change_status(
     participant = visible_participant(uow, principal, participant_id, Permission.PARTICIPANT_WRITE)
     current = ParticipantStatus(participant.status)
     check_transition(current, change.status)
+    if change.status in _BY_THEIR_OWN_STEP:
+        raise RuleViolation(f"status: {_BY_THEIR_OWN_STEP[change.status]}")
     site = uow.sites.get(participant.site_id)
     assert site is not None
     today = today_at_site(site.timezone, uow.now())

@@ -143,7 +143,7 @@ class Membership(Base):
         UniqueConstraint("user_id", "role", "study_id", "site_id", name="user_role_scope"),
         CheckConstraint(
             "role IN ('admin','investigator','coordinator','facilitator','blinded_rater',"
-            "'monitor','participant')",
+            "'monitor','participant','unblinded_statistician')",
             name="known_role",
         ),
         CheckConstraint(
@@ -394,3 +394,225 @@ class LoginAttempt(Base):
     remote_addr: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+# -- trial operations ------------------------------------------------------------------------
+
+
+class StudyProtocol(Base):
+    """One version of a study's protocol, kept as the YAML it was loaded from; the newest
+    version is the one in force."""
+
+    __tablename__ = "study_protocols"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("study_id", "version", name="protocol_study_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    protocol_key: Mapped[str] = mapped_column(String(60))
+    version: Mapped[str] = mapped_column(String(40))
+    source_yaml: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+
+class RandomisationKey(Base):
+    """The study's randomisation seed. Whoever knows it can predict allocations, so it is
+    never shown, exported or written to the audit trail in clear."""
+
+    __tablename__ = "randomisation_keys"
+    __audited__ = True
+    __audit_redacted__ = frozenset({"seed"})
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), primary_key=True)
+    seed: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id
+
+
+# Columns of an allocation that reveal the arm (directly, or through the block's order).
+ALLOCATION_CONCEALED = frozenset(
+    {"arm", "block", "block_size", "imbalance_json", "draw", "replay", "position"}
+)
+
+
+class ParticipantAllocation(ParticipantRecord, Base):
+    """A participant's randomised arm, with everything that replays it. Written once."""
+
+    __tablename__ = "allocations"
+    __audited__ = True
+    __audit_redacted__ = ALLOCATION_CONCEALED
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), unique=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("study_protocols.id"))
+    arm: Mapped[str] = mapped_column(String(60))
+    method: Mapped[str] = mapped_column(String(20))
+    stratum: Mapped[str] = mapped_column(String(300))
+    levels_json: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer)
+    block: Mapped[int | None] = mapped_column(Integer)
+    block_size: Mapped[int | None] = mapped_column(Integer)
+    imbalance_json: Mapped[str | None] = mapped_column(Text)
+    draw: Mapped[float | None] = mapped_column(Float)
+    replay: Mapped[str] = mapped_column(Text)
+    randomised_on: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Consent(ParticipantRecord, Base):
+    """An electronic consent: which version of the form, signed by whom and when."""
+
+    __tablename__ = "consents"
+    __audited__ = True
+    __audit_sensitive__ = True  # the signature is the participant's name
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    form_version: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    witnessed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class VisitRecord(ParticipantRecord, Base):
+    """What happened to one planned visit: the day it was held, or a new date in its window."""
+
+    __tablename__ = "visit_records"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("participant_id", "visit_key", name="visit_record_participant_visit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    visit_key: Mapped[str] = mapped_column(String(60))
+    done_on: Mapped[dt.date | None] = mapped_column(Date)
+    rescheduled_to: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("site_id", "code", name="room_site_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class FacilitatorProfile(Base):
+    """A facilitator as the scheduler sees them: working days and hours, daily maximum."""
+
+    __tablename__ = "facilitators"
+    __audited__ = True
+    __table_args__ = (UniqueConstraint("site_id", "code", name="facilitator_site_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    days: Mapped[str] = mapped_column(String(20))  # "0,1,2,3,4": Monday = 0
+    starts: Mapped[str] = mapped_column(String(5))  # local "HH:MM"
+    ends: Mapped[str] = mapped_column(String(5))
+    max_sessions_per_day: Mapped[int] = mapped_column(Integer)
+
+
+class RoomBooking(ParticipantRecord, Base):
+    """A visit booked into a room with its facilitators, from ``starts_at`` to ``ends_at``."""
+
+    __tablename__ = "bookings"
+    __audited__ = True
+    __table_args__ = (
+        Index("ix_bookings_room_starts", "room_id", "starts_at"),
+        CheckConstraint("ends_at > starts_at", name="positive_length"),
+        CheckConstraint("status IN ('booked', 'cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    visit_key: Mapped[str] = mapped_column(String(60))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # manual | planner
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class BookingFacilitator(Base):
+    __tablename__ = "booking_facilitators"
+    __audited__ = True
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), primary_key=True)
+    facilitator_id: Mapped[int] = mapped_column(ForeignKey("facilitators.id"), primary_key=True)
+
+
+class TreatmentGuess(ParticipantRecord, Base):
+    """Who a participant, facilitator or rater thinks received what, after dosing."""
+
+    __tablename__ = "treatment_guesses"
+    __audited__ = True
+    __table_args__ = (
+        UniqueConstraint(
+            "participant_id", "visit_key", "guesser", "recorded_by", name="guess_per_guesser"
+        ),
+        CheckConstraint("guesser IN ('participant', 'facilitator', 'rater')", name="guesser"),
+        CheckConstraint("confidence BETWEEN 0 AND 100", name="confidence"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    visit_key: Mapped[str] = mapped_column(String(60))
+    guesser: Mapped[str] = mapped_column(String(20))
+    guess: Mapped[str] = mapped_column(String(60))  # an arm id or "dont-know"
+    confidence: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Unblinding(ParticipantRecord, Base):
+    """An emergency unblinding: who asked, why and when (the arm itself is not stored)."""
+
+    __tablename__ = "unblindings"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    by_user: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Notification(Base):
+    """A message to one user (e.g. that a participant was unblinded)."""
+
+    __tablename__ = "notifications"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    def audit_study_id(self) -> int | None:
+        return self.study_id

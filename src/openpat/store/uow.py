@@ -26,6 +26,7 @@ from openpat.store.repositories.outcomes import (
 from openpat.store.repositories.participants import ParticipantRepository
 from openpat.store.repositories.screenings import ScreeningRepository
 from openpat.store.repositories.studies import SiteRepository, StudyRepository
+from openpat.store.repositories.trial import ScheduleRepository, TrialRepository
 from openpat.store.repositories.users import UserRepository
 
 
@@ -38,6 +39,8 @@ class UnitOfWork:
     responses: ResponseRepository
     alerts: AlertRepository
     form_links: FormLinkRepository
+    trial: TrialRepository
+    schedule: ScheduleRepository
     audit: AuditRepository
     auth: AuthRepository
 
@@ -72,6 +75,8 @@ class UnitOfWork:
         self.responses = ResponseRepository(session)
         self.alerts = AlertRepository(session)
         self.form_links = FormLinkRepository(session)
+        self.trial = TrialRepository(session)
+        self.schedule = ScheduleRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
         return self

@@ -44,6 +44,8 @@ class ArmSpec(_Model):
     route: str | None = None
     doses: list[DoseSpec] = Field(default_factory=list)
     ratio: int = Field(default=1, ge=1, le=10)
+    # knowledge-base reference ids (a trial's or a dose entry's) that the doses come from
+    refs: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _doses_need_a_substance(self) -> ArmSpec:

@@ -19,6 +19,7 @@ from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import outcomes as outcomes_api
+from openpat.web.api import trial as trial_api
 from openpat.web.api import participants as participants_api
 from openpat.web.api import pharmacology as pharmacology_api
 from openpat.web.api import screening as screening_api
@@ -31,6 +32,7 @@ from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
 from openpat.web.pages import outcomes as outcome_pages
 from openpat.web.pages import participants as participant_pages
+from openpat.web.pages import trial as trial_pages
 from openpat.web.pages import pharmacology as pharmacology_pages
 from openpat.web.pages import screening as screening_pages
 from openpat.web.pages import studies as study_pages
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         screening_api,
         pharmacology_api,
         outcomes_api,
+        trial_api,
     ):
         app.include_router(api.router, prefix="/api/v1")
     for pages in (
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         screening_pages,
         pharmacology_pages,
         outcome_pages,
+        trial_pages,
         admin,
         me,
     ):

@@ -136,6 +136,13 @@ OutcomeReader = Annotated[auth.ActiveSession, Depends(Require(Permission.OUTCOME
 OutcomeEnterer = Annotated[auth.ActiveSession, Depends(Require(Permission.OUTCOME_ENTER))]
 AlertReader = Annotated[auth.ActiveSession, Depends(Require(Permission.ALERT_READ))]
 AlertManager = Annotated[auth.ActiveSession, Depends(Require(Permission.ALERT_MANAGE))]
+ProtocolManager = Annotated[auth.ActiveSession, Depends(Require(Permission.PROTOCOL_MANAGE))]
+Randomiser = Annotated[auth.ActiveSession, Depends(Require(Permission.RANDOMISE))]
+AllocationReader = Annotated[auth.ActiveSession, Depends(Require(Permission.ALLOCATION_READ))]
+Unblinder = Annotated[auth.ActiveSession, Depends(Require(Permission.EMERGENCY_UNBLIND))]
+ScheduleReader = Annotated[auth.ActiveSession, Depends(Require(Permission.SCHEDULE_READ))]
+ScheduleManager = Annotated[auth.ActiveSession, Depends(Require(Permission.SCHEDULE_MANAGE))]
+GuessEnterer = Annotated[auth.ActiveSession, Depends(Require(Permission.GUESS_ENTER))]
 
 
 def get_uow(platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:

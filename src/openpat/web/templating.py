@@ -43,6 +43,12 @@ def navigation(active: ActiveSession | None, study_id: int | None) -> list[NavIt
         items.append(NavItem("Pharmacology", "/pharmacology", "pharmacology"))
     if p.has(Permission.PARTICIPANT_READ) and study_id:
         items.append(NavItem("Participants", f"/studies/{study_id}/participants", "participants"))
+    if p.has(Permission.STUDY_READ) and study_id:
+        items.append(NavItem("Protocol", f"/studies/{study_id}/protocol", "trial"))
+    if p.has(Permission.SCHEDULE_READ) and study_id:
+        items.append(NavItem("Calendar", f"/studies/{study_id}/calendar", "calendar"))
+    if p.has(Permission.ALLOCATION_READ) and study_id:
+        items.append(NavItem("Blinding", f"/studies/{study_id}/blinding", "blinding"))
     if p.has(Permission.STUDY_READ):
         items.append(NavItem("Sessions", None, "sessions"))
         items.append(NavItem("Outcomes", None, "outcomes"))

@@ -61,5 +61,34 @@ class AuditRepository:
             ],
         )
 
+    def record_event(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        table_name: str,
+        record_id: str,
+        reason: str,
+        at: dt.datetime,
+        study_id: int | None = None,
+        participant_id: int | None = None,
+    ) -> None:
+        """Append an event that changes no row (an export, an emergency unblinding)."""
+        append(
+            self.session.connection(),
+            [
+                event_row(
+                    actor=actor,
+                    at=at,
+                    action=action,
+                    table_name=table_name,
+                    record_id=record_id,
+                    reason=reason,
+                    study_id=study_id,
+                    participant_id=participant_id,
+                )
+            ],
+        )
+
     def verify(self) -> VerifyResult:
         return verify_chain(self.session)

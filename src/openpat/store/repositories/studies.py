@@ -55,6 +55,11 @@ class SiteRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def lock(self, site_id: int) -> Site | None:
+        """Lock the site row until commit (serialises bookings of the site's rooms and staff)."""
+        stmt = select(Site).where(Site.id == site_id).with_for_update()
+        return self.session.scalars(stmt).first()
+
     def get(self, site_id: int) -> Site | None:
         return self.session.get(Site, site_id)
 

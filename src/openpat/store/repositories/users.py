@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from openpat.store.models import Membership, User
@@ -49,3 +49,18 @@ class UserRepository:
             Membership.site_id.is_(None) if site_id is None else Membership.site_id == site_id,
         )
         return self.session.scalars(stmt).first()
+
+    def ids_with_roles(self, study_id: int, roles: Collection[str]) -> list[int]:
+        """Active users holding one of ``roles`` in the study (or in every study)."""
+        stmt = (
+            select(Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.role.in_(list(roles)),
+                or_(Membership.study_id == study_id, Membership.study_id.is_(None)),
+                User.is_active.is_(True),
+            )
+            .distinct()
+            .order_by(Membership.user_id)
+        )
+        return list(self.session.scalars(stmt))

@@ -1,0 +1,243 @@
+"""Trial operations: protocols, consent, randomisation, the blind, guesses, visit schedules,
+rooms, facilitators, bookings, the calendar and planning."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from openpat.services import schedule, trial
+from openpat.services.ids import Id
+from openpat.web.deps import (
+    Account,
+    AllocationReader,
+    GuessEnterer,
+    IdentityWriter,
+    KnowledgeReader,
+    ParticipantReader,
+    ParticipantWriter,
+    ProtocolManager,
+    Randomiser,
+    ScheduleManager,
+    ScheduleReader,
+    StudyReader,
+    Unblinder,
+    UowDep,
+)
+
+router = APIRouter(tags=["trial operations"])
+
+
+@router.get("/studies/{study_id}/protocol")
+def get_protocol(study_id: Id, active: StudyReader, uow: UowDep) -> trial.ProtocolRead:
+    return trial.get_protocol(uow=uow, principal=active.principal, study_id=study_id)
+
+
+@router.post("/studies/{study_id}/protocol", status_code=201)
+def load_protocol(
+    study_id: Id, body: trial.ProtocolLoad, active: ProtocolManager, uow: UowDep
+) -> trial.ProtocolRead:
+    loaded = trial.load_protocol(uow=uow, principal=active.principal, study_id=study_id, load=body)
+    uow.commit()
+    return loaded
+
+
+@router.get("/participants/{participant_id}/consents")
+def list_consents(
+    participant_id: Id, active: ParticipantReader, uow: UowDep
+) -> list[trial.ConsentRead]:
+    return trial.list_consents(uow=uow, principal=active.principal, participant_id=participant_id)
+
+
+@router.post("/participants/{participant_id}/consents", status_code=201)
+def record_consent(
+    participant_id: Id, body: trial.ConsentIn, active: IdentityWriter, uow: UowDep
+) -> trial.ConsentRead:
+    made = trial.record_consent(
+        uow=uow, principal=active.principal, participant_id=participant_id, consent=body
+    )
+    uow.commit()
+    return made
+
+
+@router.post("/participants/{participant_id}/randomise", status_code=201)
+def randomise(
+    participant_id: Id, body: trial.RandomiseIn, active: Randomiser, uow: UowDep
+) -> trial.RandomisationRead:
+    made = trial.randomise(
+        uow=uow, principal=active.principal, participant_id=participant_id, request=body
+    )
+    uow.commit()
+    return made
+
+
+@router.get("/studies/{study_id}/allocations")
+def allocations(
+    study_id: Id, active: AllocationReader, uow: UowDep
+) -> list[trial.AllocationRow]:
+    rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
+    uow.commit()  # the read is audited
+    return rows
+
+
+@router.get("/studies/{study_id}/allocations.csv")
+def allocations_csv(study_id: Id, active: AllocationReader, uow: UowDep) -> Response:
+    rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
+    uow.commit()
+    return Response(
+        trial.allocation_csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="allocations-{study_id}.csv"'},
+    )
+
+
+@router.get("/studies/{study_id}/blinding")
+def blinding(study_id: Id, active: AllocationReader, uow: UowDep) -> trial.BlindingReport:
+    return trial.blinding_report(uow=uow, principal=active.principal, study_id=study_id)
+
+
+@router.post("/participants/{participant_id}/unblind")
+def unblind(
+    participant_id: Id, body: trial.UnblindIn, active: Unblinder, uow: UowDep
+) -> trial.UnblindRead:
+    revealed = trial.emergency_unblind(
+        uow=uow, principal=active.principal, participant_id=participant_id, request=body
+    )
+    uow.commit()
+    return revealed
+
+
+@router.get("/studies/{study_id}/unblindings")
+def unblindings(study_id: Id, active: StudyReader, uow: UowDep) -> list[trial.UnblindingRead]:
+    return trial.list_unblindings(uow=uow, principal=active.principal, study_id=study_id)
+
+
+@router.get("/me/notifications")
+def notifications(active: Account, uow: UowDep) -> list[trial.NotificationRead]:
+    return trial.my_notifications(uow=uow, principal=active.principal)
+
+
+@router.post("/participants/{participant_id}/guesses", status_code=201)
+def record_guess(
+    participant_id: Id, body: trial.GuessIn, active: GuessEnterer, uow: UowDep
+) -> trial.GuessRead:
+    made = trial.record_guess(
+        uow=uow, principal=active.principal, participant_id=participant_id, guess=body
+    )
+    uow.commit()
+    return made
+
+
+@router.get("/participants/{participant_id}/schedule")
+def participant_schedule(
+    participant_id: Id, active: ParticipantReader, uow: UowDep
+) -> schedule.ParticipantSchedule:
+    return schedule.participant_schedule(
+        uow=uow, principal=active.principal, participant_id=participant_id
+    )
+
+
+@router.post("/participants/{participant_id}/visits/{visit}")
+def update_visit(
+    participant_id: Id,
+    visit: Annotated[str, Field(max_length=60)],
+    body: schedule.VisitUpdate,
+    active: ParticipantWriter,
+    uow: UowDep,
+) -> schedule.ParticipantSchedule:
+    updated = schedule.update_visit(
+        uow=uow, principal=active.principal, participant_id=participant_id, visit=visit, update=body
+    )
+    uow.commit()
+    return updated
+
+
+@router.post("/participants/{participant_id}/bookings", status_code=201)
+def book_visit(
+    participant_id: Id, body: schedule.BookingIn, active: ScheduleManager, uow: UowDep
+) -> schedule.BookingRead:
+    made = schedule.book_visit(
+        uow=uow, principal=active.principal, participant_id=participant_id, booking=body
+    )
+    uow.commit()
+    return made
+
+
+@router.post("/bookings/{booking_id}/cancel", status_code=204)
+def cancel_booking(
+    booking_id: Id, body: schedule.CancelIn, active: ScheduleManager, uow: UowDep
+) -> Response:
+    schedule.cancel_booking(uow=uow, principal=active.principal, booking_id=booking_id, cancel=body)
+    uow.commit()
+    return Response(status_code=204)
+
+
+@router.get("/sites/{site_id}/resources")
+def resources(site_id: Id, active: ScheduleReader, uow: UowDep) -> schedule.Resources:
+    return schedule.resources(uow=uow, principal=active.principal, site_id=site_id)
+
+
+@router.post("/sites/{site_id}/rooms", status_code=201)
+def add_room(
+    site_id: Id, body: schedule.RoomIn, active: ScheduleManager, uow: UowDep
+) -> schedule.RoomRead:
+    made = schedule.add_room(uow=uow, principal=active.principal, site_id=site_id, room=body)
+    uow.commit()
+    return made
+
+
+@router.post("/sites/{site_id}/facilitators", status_code=201)
+def add_facilitator(
+    site_id: Id, body: schedule.FacilitatorIn, active: ScheduleManager, uow: UowDep
+) -> schedule.FacilitatorRead:
+    made = schedule.add_facilitator(
+        uow=uow, principal=active.principal, site_id=site_id, facilitator=body
+    )
+    uow.commit()
+    return made
+
+
+@router.get("/sites/{site_id}/calendar")
+def calendar(
+    site_id: Id,
+    active: ScheduleReader,
+    uow: UowDep,
+    start: dt.date,
+    days: Annotated[int, Query(ge=1, le=62)] = 7,
+) -> schedule.CalendarRead:
+    return schedule.calendar(
+        uow=uow, principal=active.principal, site_id=site_id, start=start, days=days
+    )
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.date
+    weeks: int = Field(default=26, ge=1, le=104)
+    time_limit_s: float = Field(default=20.0, gt=0, le=120)
+    save: bool = True
+
+
+@router.post("/studies/{study_id}/schedule/plan")
+def plan(study_id: Id, body: PlanIn, active: ScheduleManager, uow: UowDep) -> schedule.PlanSummary:
+    summary = schedule.plan_study(
+        uow=uow,
+        principal=active.principal,
+        study_id=study_id,
+        start=body.start,
+        weeks=body.weeks,
+        time_limit_s=body.time_limit_s,
+        save=body.save,
+    )
+    uow.commit()
+    return summary
+
+
+@router.get("/throughput")
+def throughput(active: KnowledgeReader) -> schedule.ThroughputRead:
+    return schedule.throughput()
