@@ -41,7 +41,7 @@ from tests.conftest import TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD_APP_NAME = "openpat-crash-child"
-STATUS_RANK = {"prescreen": 0, "screened": 1, "consented": 2}
+STATUS_RANK = {"prescreen": 0, "screened": 1, "screen_failed": 2}
 
 # The child: "hold" flushes one participant (with identity and a status change) inside an
 # open transaction, reports what its transaction sees, then sleeps until it is killed;
@@ -132,7 +132,7 @@ while True:
         created = new_participant(uow, n)
         uow.commit()
     print(f"prescreen {created.id}", flush=True)
-    for status in (ParticipantStatus.SCREENED, ParticipantStatus.CONSENTED):
+    for status in (ParticipantStatus.SCREENED, ParticipantStatus.SCREEN_FAILED):
         with plat.uow(actor=actor) as uow:
             participants.change_status(
                 uow=uow,

@@ -123,6 +123,8 @@ class Schemas:
                 yield "impossible time", "2024-01-01T25:61:00"
             elif s.get("format") == "email":
                 yield "not an email", "not-an-email"
+            elif s.get("format") == "time":
+                yield "impossible time of day", "25:61"
             if s.get("minLength", 0) > 0:
                 yield "empty string", ""
             if "maxLength" in s:
@@ -157,6 +159,8 @@ def _valid_string(s: dict[str, Any]) -> str:
         return "2024-01-15T10:00:00Z"
     if fmt == "email":
         return "someone@example.org"
+    if fmt == "time":
+        return "09:00:00"
     low, high = s.get("minLength", 0), s.get("maxLength", 200)
     candidates = [c for c in PATTERN_EXAMPLES if low <= len(c) <= high]
     if "pattern" in s:
@@ -328,6 +332,9 @@ class Sweep:
             "user_id": self.ids.user_id,
             "response_id": (self.ids.own_response_id if op.path.startswith("/api/v1/me/") else 1),
             "alert_id": 1,
+            "site_id": 1,
+            "booking_id": 1,
+            "visit": "dosing",
             **KNOWLEDGE_IDS,
         }
         values.update(override)

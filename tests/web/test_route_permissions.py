@@ -52,6 +52,7 @@ USERNAME_OF: dict[Role, str] = {
     Role.BLINDED_RATER: "rater",
     Role.MONITOR: "monitor",
     Role.PARTICIPANT: "participant",
+    Role.UNBLINDED_STATISTICIAN: "statistician",
 }
 
 # Routes that end the session: run last, and log in again after them.
@@ -158,6 +159,9 @@ class DemoIds:
             # the demo's first questionnaire (a MADRS rating), or the participant's own form
             "response_id": self.own_response_id if own else 1,
             "alert_id": 1,
+            "site_id": 1,
+            "booking_id": 1,
+            "visit": "dosing",
             **KNOWLEDGE_IDS,
         }
         path = endpoint.path

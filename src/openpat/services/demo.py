@@ -229,8 +229,7 @@ def _walk(
             uow=uow,
             principal=system,
             participant_id=participant_id,
-            visit="dosing",
-            update=schedule.VisitUpdate(done_on=step.on_date, reason=step.reason),
+            update=schedule.VisitUpdate(visit="dosing", done_on=step.on_date, reason=step.reason),
         )
     else:
         participants.change_status(
@@ -273,8 +272,9 @@ def _load_visits(
                     uow=uow,
                     principal=system,
                     participant_id=pid,
-                    visit=v.visit,
-                    update=schedule.VisitUpdate(done_on=v.target, reason="demo visit held"),
+                    update=schedule.VisitUpdate(
+                        visit=v.visit, done_on=v.target, reason="demo visit held"
+                    ),
                 )
         dosing = next(v for v in plan.visits if v.visit == "dosing")
         if dosing.done_on is not None:

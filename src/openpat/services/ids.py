@@ -8,9 +8,11 @@ names the field.
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from annotated_types import Interval
+from pydantic import BeforeValidator
 
 MAX_ID = 2**31 - 1
 MAX_SEQ = 2**63 - 1
@@ -29,3 +31,18 @@ def parse_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ID else None
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic reads a bare number as seconds (a time of day, or since 1970): almost always a
+    # mistake in a clinical record, so it is refused
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give it as text, e.g. 09:30 or 2026-03-30T09:30:00+01:00")
+    return value
+
+
+TimeOfDay = Annotated[dt.time, BeforeValidator(_not_a_number)]
+"""A wall-clock time such as 09:30 (not a number of seconds)."""
+
+Instant = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
+"""A date and time with its offset (not a number of seconds)."""

@@ -18,6 +18,7 @@ from openpat import knowledge
 from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from openpat.scheduling import planner
 from openpat.security import Permission, Principal
+from openpat.services.ids import Id, TimeOfDay
 from openpat.services.participants import visible_participant
 from openpat.services.studies import today_at_site, visible_study
 from openpat.services.trial import current_protocol
@@ -75,8 +76,8 @@ class FacilitatorIn(BaseModel):
     code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
     name: str = Field(min_length=1, max_length=120)
     days: list[int] = Field(default=[0, 1, 2, 3, 4], min_length=1, description="Monday = 0")
-    starts: dt.time = dt.time(8, 0)
-    ends: dt.time = dt.time(20, 0)
+    starts: TimeOfDay = dt.time(8, 0)
+    ends: TimeOfDay = dt.time(20, 0)
     max_sessions_per_day: int = Field(default=1, ge=1, le=8)
 
 
@@ -336,6 +337,7 @@ def participant_schedule(
 class VisitUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    visit: str = Field(min_length=1, max_length=60, description="the protocol's visit id")
     done_on: dt.date | None = Field(default=None, description="the day the visit was held")
     reschedule_to: dt.date | None = Field(default=None, description="a new date in the window")
     reason: str = Field(min_length=3, max_length=500)
@@ -346,19 +348,19 @@ def update_visit(
     uow: UnitOfWork,
     principal: Principal,
     participant_id: int,
-    visit: str,
     update: VisitUpdate,
 ) -> ParticipantSchedule:
     """Record that a visit was held, or move it inside its window. Holding the first dosing
     visit moves a randomised participant into treatment."""
     participant = visible_participant(uow, principal, participant_id, Permission.PARTICIPANT_WRITE)
     _, protocol = current_protocol(uow, participant.study_id)
+    visit = update.visit
+    if all(v.id != visit for v in protocol.visits):
+        raise InvalidInput.for_field("visit", f"{visit!r} is not in the protocol")
     if (update.done_on is None) == (update.reschedule_to is None):
         raise InvalidInput.for_field("done_on", "give either done_on or reschedule_to")
     _, planned, records = _planned(uow, participant, protocol)
-    target = next((v for v in planned if v.visit_id == visit), None)
-    if target is None:
-        raise NotFound(f"visit {visit!r} is not in the protocol")
+    target = next(v for v in planned if v.visit_id == visit)
     site = uow.sites.get(participant.site_id)
     assert site is not None
     today = today_at_site(site.timezone, uow.now())
@@ -401,9 +403,9 @@ class BookingIn(BaseModel):
 
     visit: str = Field(min_length=1, max_length=60)
     date: dt.date = Field(description="local date at the site")
-    start: dt.time = Field(description="local start time, e.g. 09:00")
-    room_id: int | None = None
-    facilitator_ids: list[int] = Field(default_factory=list, max_length=4)
+    start: TimeOfDay = Field(description="local start time, e.g. 09:00")
+    room_id: Id | None = None
+    facilitator_ids: list[Id] = Field(default_factory=list, max_length=4)
 
 
 def _conflicts(
@@ -426,9 +428,7 @@ def _conflicts(
     for f in facilitator_ids:
         if f in busy:
             person = uow.schedule.facilitator(f)
-            return (
-                f"facilitator_ids: {person.name if person else f} is already booked at that time"
-            )
+            return f"facilitator_ids: {person.name if person else f} is already booked at that time"
     return None
 
 
@@ -573,11 +573,20 @@ class CalendarRead(BaseModel):
 
 
 def calendar(
-    *, uow: UnitOfWork, principal: Principal, site_id: int, start: dt.date, days: int = 7
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    site_id: int,
+    start: dt.date | None = None,
+    days: int = 7,
 ) -> CalendarRead:
-    """Bookings at a site from ``start`` for ``days`` local days (every study the viewer may
-    see there), for the per-room and per-facilitator views."""
+    """Bookings at a site from ``start`` (default: this week's Monday at the site) for
+    ``days`` local days (every study the viewer may see there), for the per-room and
+    per-facilitator views."""
     site = _site(uow, principal, site_id, Permission.SCHEDULE_READ)
+    if start is None:
+        today = today_at_site(site.timezone, uow.now())
+        start = today - dt.timedelta(days=today.weekday())
     if not 1 <= days <= 62:
         raise InvalidInput.for_field("days", "show between 1 and 62 days")
     zone = site_zone(site.timezone)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openpat import knowledge
 from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from openpat.security import Permission, Principal, Role
+from openpat.services.ids import Instant
 from openpat.services.participants import visible_participant
 from openpat.services.studies import today_at_site, visible_study
 from openpat.store.models import (
@@ -59,7 +60,7 @@ class ProtocolLoad(BaseModel):
     seed: int | None = Field(
         default=None,
         ge=0,
-        lt=2**63,
+        le=2**31 - 1,
         description="randomisation seed for the first version (default: a random one, kept "
         "secret); later versions keep the study's seed",
     )
@@ -223,7 +224,7 @@ class ConsentIn(BaseModel):
 
     form_version: str = Field(min_length=1, max_length=40, description="consent form version")
     signature: str = Field(min_length=2, max_length=200, description="the name as signed")
-    signed_at: dt.datetime = Field(description="when it was signed, with its UTC offset")
+    signed_at: Instant = Field(description="when it was signed, with its UTC offset")
     reason: str = Field(default="consent signed", min_length=3, max_length=500)
 
 
@@ -457,9 +458,7 @@ def _require_unblinded(principal: Principal, study_id: int) -> None:
         raise PermissionDenied("only the unblinded statistician may see allocations")
 
 
-def allocation_list(
-    *, uow: UnitOfWork, principal: Principal, study_id: int
-) -> list[AllocationRow]:
+def allocation_list(*, uow: UnitOfWork, principal: Principal, study_id: int) -> list[AllocationRow]:
     """The allocation list (unblinded role only); reading it is written to the audit trail."""
     visible_study(uow, principal, study_id)
     _require_unblinded(principal, study_id)
@@ -531,9 +530,7 @@ def emergency_unblind(
     """Reveal one participant's arm to an investigator in an emergency. The unblinding (not
     the arm) is recorded and every investigator, monitor and unblinded statistician of the
     study is notified."""
-    participant = visible_participant(
-        uow, principal, participant_id, Permission.EMERGENCY_UNBLIND
-    )
+    participant = visible_participant(uow, principal, participant_id, Permission.EMERGENCY_UNBLIND)
     allocation = uow.trial.allocation(participant.id)
     if allocation is None:
         raise RuleViolation("participant: is not randomised, so there is nothing to unblind")

@@ -489,7 +489,9 @@ class VisitRecord(ParticipantRecord, Base):
 
     __tablename__ = "visit_records"
     __audited__ = True
-    __table_args__ = (UniqueConstraint("participant_id", "visit_key", name="visit_record_participant_visit"),)
+    __table_args__ = (
+        UniqueConstraint("participant_id", "visit_key", name="visit_record_participant_visit"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)

@@ -76,9 +76,7 @@ def randomise(
 
 
 @router.get("/studies/{study_id}/allocations")
-def allocations(
-    study_id: Id, active: AllocationReader, uow: UowDep
-) -> list[trial.AllocationRow]:
+def allocations(study_id: Id, active: AllocationReader, uow: UowDep) -> list[trial.AllocationRow]:
     rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
     uow.commit()  # the read is audited
     return rows
@@ -141,16 +139,12 @@ def participant_schedule(
     )
 
 
-@router.post("/participants/{participant_id}/visits/{visit}")
+@router.post("/participants/{participant_id}/visits")
 def update_visit(
-    participant_id: Id,
-    visit: Annotated[str, Field(max_length=60)],
-    body: schedule.VisitUpdate,
-    active: ParticipantWriter,
-    uow: UowDep,
+    participant_id: Id, body: schedule.VisitUpdate, active: ParticipantWriter, uow: UowDep
 ) -> schedule.ParticipantSchedule:
     updated = schedule.update_visit(
-        uow=uow, principal=active.principal, participant_id=participant_id, visit=visit, update=body
+        uow=uow, principal=active.principal, participant_id=participant_id, update=body
     )
     uow.commit()
     return updated
@@ -206,7 +200,7 @@ def calendar(
     site_id: Id,
     active: ScheduleReader,
     uow: UowDep,
-    start: dt.date,
+    start: dt.date | None = None,
     days: Annotated[int, Query(ge=1, le=62)] = 7,
 ) -> schedule.CalendarRead:
     return schedule.calendar(

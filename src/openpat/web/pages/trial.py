@@ -304,6 +304,7 @@ def visit_form(
     def action() -> None:
         body = schedule.VisitUpdate.model_validate(
             {
+                "visit": visit,
                 "done_on": done_on or None,
                 "reschedule_to": reschedule_to or None,
                 "reason": reason,
@@ -313,7 +314,6 @@ def visit_form(
             uow=uow,
             principal=active.principal,
             participant_id=participant_id,
-            visit=visit,
             update=body,
         )
 
