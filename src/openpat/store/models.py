@@ -153,7 +153,7 @@ class Membership(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(40))
     study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
