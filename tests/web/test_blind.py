@@ -76,18 +76,14 @@ def test_no_route_reveals_the_arm_to_a_blinded_role(
 
     with demo_platform.engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE allocations SET arm = CASE arm WHEN 'dmt' THEN 'placebo' ELSE 'dmt' END"
-            )
+            text("UPDATE allocations SET arm = CASE arm WHEN 'dmt' THEN 'placebo' ELSE 'dmt' END")
         )
     after = _walk(client, ids, csrf)
     changed = sorted(k for k in before if before[k] != after.get(k))
     assert changed == [], f"responses that depend on the arm: {changed[:10]}"
 
 
-def test_the_walk_would_see_an_arm_that_leaked(
-    client: TestClient, demo_platform: Platform
-) -> None:
+def test_the_walk_would_see_an_arm_that_leaked(client: TestClient, demo_platform: Platform) -> None:
     """The same walk as the unblinded statistician: the allocation list changes when the
     arms are swapped, so the comparison above is able to see a leak."""
     base = demo_ids(demo_platform)
@@ -95,9 +91,7 @@ def test_the_walk_would_see_an_arm_that_leaked(
     before = _walk(client, [base], csrf)
     with demo_platform.engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE allocations SET arm = CASE arm WHEN 'dmt' THEN 'placebo' ELSE 'dmt' END"
-            )
+            text("UPDATE allocations SET arm = CASE arm WHEN 'dmt' THEN 'placebo' ELSE 'dmt' END")
         )
     after = _walk(client, [base], csrf)
     changed = {k.split(" ")[1] for k in before if before[k] != after.get(k)}

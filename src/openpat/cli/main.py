@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from openpat import __version__
-from openpat.cli import audit, db, demo, instruments, knowledge, pharmacology, screening, users
+from openpat.cli import (
+    audit,
+    db,
+    demo,
+    instruments,
+    knowledge,
+    pharmacology,
+    screening,
+    trial,
+    users,
+)
 from openpat.cli.common import console, handles_errors, platform
 
 app = typer.Typer(
@@ -25,6 +35,8 @@ app.add_typer(knowledge.knowledge_app, name="knowledge")
 app.add_typer(screening.app, name="screen")
 app.add_typer(pharmacology.app, name="pk")
 app.add_typer(instruments.app, name="instruments")
+app.add_typer(trial.trial_app, name="trial")
+app.add_typer(trial.schedule_app, name="schedule")
 
 
 def _version(value: bool) -> None:

@@ -221,7 +221,9 @@ def _identity_row(participant_id: int, identity: IdentityIn) -> ParticipantIdent
 
 # Steps that carry their own record: these go through their own service, never a bare change.
 _BY_THEIR_OWN_STEP = {
-    ParticipantStatus.CONSENTED: "record the signed consent (form version and signing time) instead",
+    ParticipantStatus.CONSENTED: (
+        "record the signed consent (form version and signing time) instead"
+    ),
     ParticipantStatus.RANDOMISED: "randomise the participant instead (the arm is drawn then)",
 }
 

@@ -32,6 +32,7 @@ from openpat.store.models import (
     VisitRecord,
 )
 from openpat.store.uow import UnitOfWork
+from openpat.trial import throughput as throughput_model
 from openpat.trial.pathway import ParticipantStatus
 from openpat.trial.protocol import Protocol, VisitSpec
 from openpat.trial.schedule import (
@@ -42,7 +43,6 @@ from openpat.trial.schedule import (
     site_zone,
     visit_status,
 )
-from openpat.trial import throughput as throughput_model
 from openpat.trial.sessions import dosing_minutes
 
 STATUS_LABELS = {
@@ -418,8 +418,9 @@ def _conflicts(
     *,
     ignore: int | None = None,
 ) -> str | None:
-    taken = [b for b in uow.schedule.bookings(site_id=site_id, start=start, end=end)]
-    taken = [b for b in taken if b.id != ignore]
+    taken = [
+        b for b in uow.schedule.bookings(site_id=site_id, start=start, end=end) if b.id != ignore
+    ]
     if room_id is not None and any(b.room_id == room_id for b in taken):
         room = uow.schedule.room(room_id)
         return f"room_id: {room.name if room else room_id} is already booked at that time"
@@ -477,7 +478,7 @@ def book_visit(
     """Book a visit that needs a room or facilitators, inside its window, for its length."""
     participant = visible_participant(uow, principal, participant_id, Permission.SCHEDULE_MANAGE)
     _, protocol = current_protocol(uow, participant.study_id)
-    _, planned, records = _planned(uow, participant, protocol)
+    _, planned, _records = _planned(uow, participant, protocol)
     target = next((v for v in planned if v.visit_id == booking.visit), None)
     spec = next((v for v in protocol.visits if v.id == booking.visit), None)
     if target is None or spec is None:

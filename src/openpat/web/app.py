@@ -19,12 +19,12 @@ from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import outcomes as outcomes_api
-from openpat.web.api import trial as trial_api
 from openpat.web.api import participants as participants_api
 from openpat.web.api import pharmacology as pharmacology_api
 from openpat.web.api import screening as screening_api
 from openpat.web.api import studies as studies_api
 from openpat.web.api import system
+from openpat.web.api import trial as trial_api
 from openpat.web.api import users as users_api
 from openpat.web.errors import install_error_handlers
 from openpat.web.pages import admin, me
@@ -32,10 +32,10 @@ from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
 from openpat.web.pages import outcomes as outcome_pages
 from openpat.web.pages import participants as participant_pages
-from openpat.web.pages import trial as trial_pages
 from openpat.web.pages import pharmacology as pharmacology_pages
 from openpat.web.pages import screening as screening_pages
 from openpat.web.pages import studies as study_pages
+from openpat.web.pages import trial as trial_pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 

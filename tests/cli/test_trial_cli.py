@@ -1,0 +1,90 @@
+"""`openpat schedule plan` and `openpat trial protocol` against a real database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from openpat.cli.main import app
+from openpat.services import studies
+from tests.cli.test_cli import env  # noqa: F401  (the fixture)
+
+runner = CliRunner()
+
+
+def test_schedule_plan_books_the_waiting_visits(env: str, tmp_path: Path) -> None:  # noqa: F811
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["demo", "load"]).exit_code == 0
+    today = studies.today_at_site("Europe/London", dt.datetime.now(dt.UTC))
+    start = (today + dt.timedelta(days=1)).isoformat()
+    dry = runner.invoke(
+        app,
+        [
+            "schedule",
+            "plan",
+            "--study",
+            "DMT-MDD-DEMO",
+            "--from",
+            start,
+            "--weeks",
+            "26",
+            "--time-limit",
+            "5",
+            "--dry-run",
+        ],
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "would book" in dry.output
+    # the demo's waiting participants need preparation, integration and dosing visits
+    words = dry.output.split()
+    would, of = int(words[words.index("book") + 1]), int(words[words.index("of") + 1])
+    assert of > 0 and would > 0
+    saved = runner.invoke(
+        app,
+        [
+            "schedule",
+            "plan",
+            "--study",
+            "DMT-MDD-DEMO",
+            "--from",
+            start,
+            "--weeks",
+            "26",
+            "--time-limit",
+            "5",
+        ],
+    )
+    assert saved.exit_code == 0, saved.output
+    assert f"booked {would} of {of}" in saved.output
+    # planned again: nothing is left to book
+    again = runner.invoke(
+        app,
+        [
+            "schedule",
+            "plan",
+            "--study",
+            "DMT-MDD-DEMO",
+            "--from",
+            start,
+            "--weeks",
+            "26",
+            "--time-limit",
+            "5",
+        ],
+    )
+    assert again.exit_code == 0 and "booked 0 of 0" in again.output
+
+
+def test_bad_input_is_named(env: str, tmp_path: Path) -> None:  # noqa: F811
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    bad_date = runner.invoke(app, ["schedule", "plan", "--study", "X", "--from", "2026-13-01"])
+    assert bad_date.exit_code != 0 and "--from" in bad_date.output
+    unknown = runner.invoke(app, ["schedule", "plan", "--study", "NOPE", "--from", "2027-01-04"])
+    assert unknown.exit_code != 0 and "NOPE" in unknown.output
+    broken = tmp_path / "p.yaml"
+    broken.write_text("protocol: {id: x}\n", encoding="utf-8")
+    assert runner.invoke(app, ["demo", "load"]).exit_code == 0
+    result = runner.invoke(app, ["trial", "protocol", "--study", "DMT-MDD-DEMO", str(broken)])
+    assert result.exit_code != 0 and "title" in result.output
