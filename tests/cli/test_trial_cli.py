@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from openpat.cli.main import app
 from openpat.services import studies
@@ -14,66 +14,28 @@ from tests.cli.test_cli import env  # noqa: F401  (the fixture)
 runner = CliRunner()
 
 
+def _plan(start: str, *extra: str) -> Result:
+    args = ["schedule", "plan", "--study", "DMT-MDD-DEMO", "--from", start, "--weeks", "26"]
+    return runner.invoke(app, [*args, "--time-limit", "5", *extra])
+
+
 def test_schedule_plan_books_the_waiting_visits(env: str, tmp_path: Path) -> None:  # noqa: F811
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["demo", "load"]).exit_code == 0
     today = studies.today_at_site("Europe/London", dt.datetime.now(dt.UTC))
     start = (today + dt.timedelta(days=1)).isoformat()
-    dry = runner.invoke(
-        app,
-        [
-            "schedule",
-            "plan",
-            "--study",
-            "DMT-MDD-DEMO",
-            "--from",
-            start,
-            "--weeks",
-            "26",
-            "--time-limit",
-            "5",
-            "--dry-run",
-        ],
-    )
+    dry = _plan(start, "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "would book" in dry.output
     # the demo's waiting participants need preparation, integration and dosing visits
     words = dry.output.split()
     would, of = int(words[words.index("book") + 1]), int(words[words.index("of") + 1])
     assert of > 0 and would > 0
-    saved = runner.invoke(
-        app,
-        [
-            "schedule",
-            "plan",
-            "--study",
-            "DMT-MDD-DEMO",
-            "--from",
-            start,
-            "--weeks",
-            "26",
-            "--time-limit",
-            "5",
-        ],
-    )
+    saved = _plan(start)
     assert saved.exit_code == 0, saved.output
     assert f"booked {would} of {of}" in saved.output
     # planned again: nothing is left to book
-    again = runner.invoke(
-        app,
-        [
-            "schedule",
-            "plan",
-            "--study",
-            "DMT-MDD-DEMO",
-            "--from",
-            start,
-            "--weeks",
-            "26",
-            "--time-limit",
-            "5",
-        ],
-    )
+    again = _plan(start)
     assert again.exit_code == 0 and "booked 0 of 0" in again.output
 
 

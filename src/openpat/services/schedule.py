@@ -520,24 +520,51 @@ def book_visit(
     if clash:
         raise Conflict(clash)
     _check_staff(uow, site, booking.facilitator_ids, start, end, dosing=target.type == "dosing")
+    row = _write_booking(
+        uow,
+        principal,
+        participant,
+        booking.visit,
+        (start, end),
+        booking.room_id,
+        booking.facilitator_ids,
+        source="manual",
+        reason=f"{target.label} booked",
+    )
+    return _bookings_read(uow, [row], site.timezone)[0]
+
+
+def _write_booking(
+    uow: UnitOfWork,
+    principal: Principal,
+    participant: Participant,
+    visit: str,
+    span: tuple[dt.datetime, dt.datetime],
+    room_id: int | None,
+    facilitator_ids: Sequence[int],
+    *,
+    source: str,
+    reason: str,
+) -> RoomBooking:
+    """Write a booking and its staff (the caller has checked it and holds the site lock)."""
     row = RoomBooking(
         study_id=participant.study_id,
         participant_id=participant.id,
-        site_id=site.id,
-        visit_key=booking.visit,
-        room_id=booking.room_id,
-        starts_at=start,
-        ends_at=end,
+        site_id=participant.site_id,
+        visit_key=visit,
+        room_id=room_id,
+        starts_at=span[0],
+        ends_at=span[1],
         status="booked",
-        source="manual",
+        source=source,
         created_by=principal.user_id or None,
         created_at=uow.now(),
     )
-    with uow.reason(f"{target.label} booked"):
+    with uow.reason(reason):
         uow.schedule.add(row)
-        for fid in booking.facilitator_ids:
+        for fid in facilitator_ids:
             uow.schedule.add(BookingFacilitator(booking_id=row.id, facilitator_id=fid))
-    return _bookings_read(uow, [row], site.timezone)[0]
+    return row
 
 
 class CancelIn(BaseModel):
@@ -721,23 +748,17 @@ def plan_study(
                 if clash or b.start < uow.now():
                     refused.append(b.request_id)
                     continue
-                row = RoomBooking(
-                    study_id=study_id,
-                    participant_id=participant.id,
-                    site_id=site.id,
-                    visit_key=v.visit_id,
-                    room_id=room_id,
-                    starts_at=b.start,
-                    ends_at=b.end,
-                    status="booked",
+                _write_booking(
+                    uow,
+                    principal,
+                    participant,
+                    v.visit_id,
+                    (b.start, b.end),
+                    room_id,
+                    staff,
                     source="planner",
-                    created_by=principal.user_id or None,
-                    created_at=uow.now(),
+                    reason=f"{v.label} booked by the planner",
                 )
-                with uow.reason(f"{v.label} booked by the planner"):
-                    uow.schedule.add(row)
-                    for fid in staff:
-                        uow.schedule.add(BookingFacilitator(booking_id=row.id, facilitator_id=fid))
                 booked += 1
         else:
             booked += len(result.bookings)

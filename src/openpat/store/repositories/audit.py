@@ -47,18 +47,13 @@ class AuditRepository:
         at: dt.datetime,
     ) -> None:
         """Append a login, logout or refused login (not a data change)."""
-        append(
-            self.session.connection(),
-            [
-                event_row(
-                    actor=actor,
-                    at=at,
-                    action=action,
-                    table_name="users",
-                    record_id=username,
-                    reason=reason,
-                )
-            ],
+        self.record_event(
+            actor=actor,
+            action=action,
+            table_name="users",
+            record_id=username,
+            reason=reason,
+            at=at,
         )
 
     def record_event(

@@ -416,19 +416,21 @@ def calendar_page(
     first = start or _monday(today_at_site(chosen.timezone, dt.datetime.now(dt.UTC)))
     cal = schedule.calendar(uow=uow, principal=principal, site_id=chosen.id, start=first, days=7)
     days = [first + dt.timedelta(days=k) for k in range(7)]
-    lanes: list[tuple[str, list[list[schedule.BookingRead]]]] = []
-    if view == "room":
-        for room in cal.rooms:
-            lanes.append((room.name, [[] for _ in days]))
-            for b in cal.bookings:
-                if b.room_id == room.id:
-                    lanes[-1][1][(dt.date.fromisoformat(b.local_start[:10]) - first).days].append(b)
-    else:
-        for f in cal.facilitators:
-            lanes.append((f.name, [[] for _ in days]))
-            for b in cal.bookings:
-                if f.id in b.facilitator_ids:
-                    lanes[-1][1][(dt.date.fromisoformat(b.local_start[:10]) - first).days].append(b)
+    # one row per room or facilitator, one cell per day, each cell its bookings
+    resources = (
+        [(r.id, r.name) for r in cal.rooms]
+        if view == "room"
+        else [(f.id, f.name) for f in cal.facilitators]
+    )
+    row_of = {rid: k for k, (rid, _name) in enumerate(resources)}
+    lanes: list[tuple[str, list[list[schedule.BookingRead]]]] = [
+        (name, [[] for _ in days]) for _rid, name in resources
+    ]
+    for b in cal.bookings:
+        day = (dt.date.fromisoformat(b.local_start[:10]) - first).days
+        for rid in [b.room_id] if view == "room" else b.facilitator_ids:
+            if rid in row_of:
+                lanes[row_of[rid]][1][day].append(b)
     return render(
         request,
         "trial/calendar.html",
