@@ -250,13 +250,10 @@ def _bookings_read(uow: UnitOfWork, rows: Sequence[RoomBooking], zone: str) -> l
     out = []
     labels: dict[int, dict[str, str]] = {}
     for b in rows:
-        if b.study_id not in labels:
-            found = uow.trial.current_protocol(b.study_id)
-            labels[b.study_id] = (
-                {}
-                if found is None
-                else {v.id: v.label for v in current_protocol(uow, b.study_id)[1].visits}
-            )
+        if b.study_id not in labels:  # a booked study has a protocol: booking needed it
+            labels[b.study_id] = {
+                v.id: v.label for v in current_protocol(uow, b.study_id)[1].visits
+            }
         participant = uow.participants.get(b.participant_id)
         room = uow.schedule.room(b.room_id) if b.room_id else None
         people = [uow.schedule.facilitator(f) for f in staff.get(b.id, [])]
@@ -653,6 +650,46 @@ class PlanSummary(BaseModel):
     saved: bool
 
 
+def _waiting_visits(
+    uow: UnitOfWork,
+    protocol: Protocol,
+    study_id: int,
+    site_id: int,
+    horizon: tuple[dt.date, dt.date],
+) -> dict[str, tuple[planner.Request, Participant, PlannedVisit]]:
+    """Planner requests, by id, for the site's visits that need a room or facilitators, are
+    neither held nor booked, and whose window meets the horizon (clipped to it)."""
+    found: dict[str, tuple[planner.Request, Participant, PlannedVisit]] = {}
+    specs = {v.id: v for v in protocol.visits}
+    for participant, _allocation in uow.trial.randomised(study_id, [site_id]):
+        if ParticipantStatus(participant.status).is_final:
+            continue
+        _, planned, records = _planned(uow, participant, protocol)
+        taken = {b.visit_key for b in uow.schedule.bookings_of(participant.id)}
+        for v in planned:
+            staffing = specs[v.visit_id].staffing
+            minutes = visit_minutes(protocol, specs[v.visit_id])
+            record = records.get(v.visit_id)
+            earliest, latest = max(v.earliest, horizon[0]), min(v.latest, horizon[1])
+            if minutes is None or staffing is None or v.visit_id in taken or earliest > latest:
+                continue
+            if record is not None and record.done_on is not None:
+                continue
+            rid = f"{participant.code}/{v.visit_id}"
+            request = planner.Request(
+                id=rid,
+                earliest=earliest,
+                latest=latest,
+                minutes=minutes,
+                target=v.target if earliest <= v.target <= latest else None,
+                room=staffing.room,
+                facilitators=staffing.facilitators,
+                dosing=v.type == "dosing",
+            )
+            found[rid] = (request, participant, v)
+    return found
+
+
 def plan_study(
     *,
     uow: UnitOfWork,
@@ -674,7 +711,6 @@ def plan_study(
         raise InvalidInput.for_field("weeks", "plan between 1 and 104 weeks")
     _, protocol = current_protocol(uow, study_id)
     horizon_end = start + dt.timedelta(weeks=weeks) - dt.timedelta(days=1)
-    specs = {v.id: v for v in protocol.visits}
     total_requests = booked = 0
     unbooked: list[str] = []
     refused: list[str] = []
@@ -683,37 +719,8 @@ def plan_study(
     for site in uow.studies.sites_of(study_id):
         rooms = uow.schedule.rooms(site.id)
         team = uow.schedule.facilitators(site.id)
-        requests: list[planner.Request] = []
-        meta: dict[str, tuple[Participant, PlannedVisit]] = {}
-        for participant, _allocation in uow.trial.randomised(study_id, [site.id]):
-            if ParticipantStatus(participant.status).is_final:
-                continue
-            _, planned, records = _planned(uow, participant, protocol)
-            taken = {b.visit_key for b in uow.schedule.bookings_of(participant.id)}
-            for v in planned:
-                spec = specs[v.visit_id]
-                minutes = visit_minutes(protocol, spec)
-                record = records.get(v.visit_id)
-                if minutes is None or v.visit_id in taken or (record and record.done_on):
-                    continue
-                earliest, latest = max(v.earliest, start), min(v.latest, horizon_end)
-                if earliest > latest:
-                    continue
-                assert spec.staffing is not None
-                rid = f"{participant.code}/{v.visit_id}"
-                requests.append(
-                    planner.Request(
-                        id=rid,
-                        earliest=earliest,
-                        latest=latest,
-                        minutes=minutes,
-                        target=v.target if earliest <= v.target <= latest else None,
-                        room=spec.staffing.room,
-                        facilitators=spec.staffing.facilitators,
-                        dosing=v.type == "dosing",
-                    )
-                )
-                meta[rid] = (participant, v)
+        meta = _waiting_visits(uow, protocol, study_id, site.id, (start, horizon_end))
+        requests = [request for request, _p, _v in meta.values()]
         if not requests:
             continue
         total_requests += len(requests)
@@ -741,7 +748,7 @@ def plan_study(
         unbooked += list(result.unbooked)
         if save:
             for b in result.bookings:
-                participant, v = meta[b.request_id]
+                _request, participant, v = meta[b.request_id]
                 room_id = int(b.room) if b.room else None
                 staff = [int(f) for f in b.facilitators]
                 clash = _conflicts(uow, site.id, b.start, b.end, room_id, staff)
@@ -862,7 +869,6 @@ def throughput() -> ThroughputRead:
                 ],
             )
         )
-    first = settings[0].rows[0] if settings and settings[0].rows else None
     return ThroughputRead(
         rooms=THROUGHPUT_ROOMS,
         facilitators=THROUGHPUT_FACILITATORS,
@@ -875,6 +881,5 @@ def throughput() -> ThroughputRead:
             "as the calendar. A booking lasts the longest arm's predicted session for the "
             "typical subject plus the protocol's observation time; preparation, integration, "
             "turnover between sessions and real recruitment are left out."
-            + ("" if first else " No protocol could be measured.")
         ),
     )

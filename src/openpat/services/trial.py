@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,9 +36,9 @@ from openpat.store.models import (
     Unblinding,
 )
 from openpat.store.uow import UnitOfWork
-from openpat.trial.blinding import blinding_indices
+from openpat.trial.blinding import IndexEstimate, blinding_indices
 from openpat.trial.pathway import ParticipantStatus, check_transition
-from openpat.trial.protocol import Protocol, parse_protocol
+from openpat.trial.protocol import ArmSpec, Protocol, parse_protocol
 from openpat.trial.randomisation import (
     Allocation,
     ArmShare,
@@ -249,6 +250,14 @@ def record_consent(
     assert site is not None
     day = today_at_site(site.timezone, consent.signed_at)
     current = ParticipantStatus(participant.status)
+    if current.is_final or current is ParticipantStatus.PRESCREEN:
+        raise RuleViolation(
+            f"status: a participant who is '{current.label}' cannot give consent; screen them first"
+        )
+    if current is ParticipantStatus.SCREENED and day < participant.status_date:
+        raise InvalidInput.for_field(
+            "signed_at", f"{day} is before the screening date {participant.status_date}"
+        )
     with uow.reason(consent.reason):
         row = Consent(
             study_id=participant.study_id,
@@ -261,17 +270,8 @@ def record_consent(
         )
         uow.trial.add(row)
         if current is ParticipantStatus.SCREENED:
-            if day < participant.status_date:
-                raise InvalidInput.for_field(
-                    "signed_at", f"{day} is before the screening date {participant.status_date}"
-                )
             participant.status = ParticipantStatus.CONSENTED.value
             participant.status_date = day
-        elif current.is_final or current in (ParticipantStatus.PRESCREEN,):
-            raise RuleViolation(
-                f"status: a participant who is '{current.label}' cannot give consent; "
-                "screen them first"
-            )
     return ConsentRead(
         id=row.id,
         participant_id=participant.id,
@@ -432,11 +432,6 @@ def randomise(
         protocol_version=row.version,
         message=f"{participant.code} is randomised; the allocation is concealed.",
     )
-
-
-def randomised_on(uow: UnitOfWork, participant_id: int) -> dt.date | None:
-    allocation = uow.trial.allocation(participant_id)
-    return allocation.randomised_on if allocation else None
 
 
 # -- the unblinded side ---------------------------------------------------------------------
@@ -647,8 +642,9 @@ class GuessRead(BaseModel):
     recorded_at: dt.datetime
 
 
-def guess_options(protocol: Protocol) -> list[tuple[str, str]]:
-    return [(a.id, a.label) for a in protocol.arms] + [(DONT_KNOW, "Don't know")]
+def guess_options(arms: Sequence[ArmSpec | ArmRead]) -> list[tuple[str, str]]:
+    """What a guess may name: each arm, or don't know."""
+    return [(a.id, a.label) for a in arms] + [(DONT_KNOW, "Don't know")]
 
 
 def record_guess(
@@ -664,7 +660,7 @@ def record_guess(
     record = uow.trial.visit_record(participant.id, visit.id)
     if record is None or record.done_on is None:
         raise RuleViolation("visit: guesses are recorded after the dosing visit has been held")
-    options = dict(guess_options(protocol))
+    options = dict(guess_options(protocol.arms))
     if guess.guess not in options:
         raise InvalidInput.for_field("guess", f"choose one of: {', '.join(options)}")
     if any(
@@ -723,13 +719,11 @@ class BlindingReport(BaseModel):
     note: str
 
 
-def _index(est: object) -> IndexRead:
-    values = [getattr(est, k) for k in ("estimate", "low", "high")]
+def _index(est: IndexEstimate | None) -> IndexRead:
+    if est is None or est.estimate != est.estimate:  # none, or NaN: no guesses for an arm
+        return IndexRead(estimate=None, low=None, high=None)
     return IndexRead(
-        **{
-            k: (None if v != v else round(float(v), 3))
-            for k, v in zip(("estimate", "low", "high"), values, strict=True)
-        }
+        estimate=round(est.estimate, 3), low=round(est.low, 3), high=round(est.high, 3)
     )
 
 
@@ -740,52 +734,39 @@ def blinding_report(*, uow: UnitOfWork, principal: Principal, study_id: int) -> 
     _require_unblinded(principal, study_id)
     _, protocol = current_protocol(uow, study_id)
     active = {a.id for a in protocol.arms if a.kind == "active"}
-    arm_of = {
-        p.id: a.arm for p, a in uow.trial.randomised(study_id, None)
-    }  # study-wide: indices need every guess
+    # study-wide, whatever the reader's sites: the indices need every guess
+    arm_of = {p.id: a.arm for p, a in uow.trial.randomised(study_id, None)}
+    order: tuple[Guesser, ...] = ("participant", "facilitator", "rater")
+    tables: dict[str, list[list[int]]] = {g: [[0, 0], [0, 0], [0, 0]] for g in order}
+    confidences: dict[str, list[int]] = {g: [] for g in order}
+    for g in uow.trial.guesses(study_id):
+        if g.participant_id not in arm_of:
+            continue
+        column = 0 if arm_of[g.participant_id] in active else 1
+        row = 2 if g.guess == DONT_KNOW else (0 if g.guess in active else 1)
+        tables[g.guesser][row][column] += 1
+        confidences[g.guesser].append(g.confidence)
     groups = []
-    for guesser in ("participant", "facilitator", "rater"):
-        table = [[0, 0], [0, 0], [0, 0]]
-        confidences = []
-        for g in uow.trial.guesses(study_id):
-            if g.guesser != guesser or g.participant_id not in arm_of:
-                continue
-            column = 0 if arm_of[g.participant_id] in active else 1
-            row = 2 if g.guess == DONT_KNOW else (0 if g.guess in active else 1)
-            table[row][column] += 1
-            confidences.append(g.confidence)
-        n = sum(map(sum, table))
-        if n == 0:
+    for guesser in order:
+        table, given = tables[guesser], confidences[guesser]
+        if not given:
             continue
-        if min(table[0][c] + table[1][c] + table[2][c] for c in (0, 1)) == 0:
-            reading = "Indices need guesses about participants of both arms."
-            empty = IndexRead(estimate=None, low=None, high=None)
-            groups.append(
-                GuesserBlinding(
-                    guesser=guesser,
-                    n=n,
-                    counts=table,
-                    bang_active=empty,
-                    bang_control=empty,
-                    james=empty,
-                    mean_confidence=sum(confidences) / len(confidences),
-                    reading=reading,
-                )
-            )
-            continue
-        result = blinding_indices(table, arms=("active", "control"))
+        both_arms = all(table[0][c] + table[1][c] + table[2][c] for c in (0, 1))
+        result = blinding_indices(table, arms=("active", "control")) if both_arms else None
         groups.append(
             GuesserBlinding(
                 guesser=guesser,
-                n=n,
+                n=len(given),
                 counts=table,
-                bang_active=_index(result.bang[0]),
-                bang_control=_index(result.bang[1]),
-                james=_index(result.james),
-                mean_confidence=sum(confidences) / len(confidences),
+                bang_active=_index(result.bang[0] if result else None),
+                bang_control=_index(result.bang[1] if result else None),
+                james=_index(result.james if result else None),
+                mean_confidence=sum(given) / len(given),
                 reading=(
                     f"Active: {result.bang_reading(0)}. Control: {result.bang_reading(1)}. "
                     f"James: {result.james_reading()}."
+                    if result
+                    else "Indices need guesses about participants of both arms."
                 ),
             )
         )

@@ -43,9 +43,6 @@ class TrialRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def protocol(self, protocol_id: int) -> StudyProtocol | None:
-        return self.session.get(StudyProtocol, protocol_id)
-
     def protocols(self, study_id: int) -> Sequence[StudyProtocol]:
         stmt = select(StudyProtocol).where(StudyProtocol.study_id == study_id)
         return self.session.scalars(stmt.order_by(StudyProtocol.id)).all()

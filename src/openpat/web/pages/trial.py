@@ -171,11 +171,7 @@ def _trial_page(
             "plan": plan,
             "resources": resources,
             "held_dosing": held_dosing,
-            "guess_options": (
-                [(a.id, a.label) for a in protocol.arms] + [(trial.DONT_KNOW, "Don't know")]
-                if protocol
-                else []
-            ),
+            "guess_options": trial.guess_options(protocol.arms) if protocol else [],
             "can": can,
             "today": today_at_site(site.timezone, dt.datetime.now(dt.UTC)).isoformat(),
             "now_local": dt.datetime.now(dt.UTC)
