@@ -2,10 +2,16 @@
 
 Every test that asks for ``platform`` runs once per backend: always SQLite, and PostgreSQL
 too when ``OPENPAT_TEST_POSTGRES_URL`` is set (CI sets it).
+
+No test reads the machine's clock. The platform's clock starts at ``clock_start``
+(:data:`TEST_NOW` unless the test is marked ``date_sensitive``; those run at every instant
+of :data:`CLOCK_STARTS`, so a test that passes on a weekday and fails on a weekend, or
+across a clock change, fails here on any day).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import shutil
@@ -30,6 +36,36 @@ PG_SCHEMA = f"openpat_test_{os.getpid()}"
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
+TEST_NOW = dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC)
+"""Where every test's clock starts: a Friday morning in London."""
+CLOCK_STARTS = {
+    "friday": TEST_NOW,
+    # a Saturday afternoon, the eve of the UK clocks going forward (2027-03-28)
+    "saturday-before-dst": dt.datetime(2027, 3, 27, 15, 0, tzinfo=dt.UTC),
+}
+"""The instants a ``date_sensitive`` test runs at."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "clock_start" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "date_sensitive"
+    ):
+        metafunc.parametrize(
+            "clock_start", list(CLOCK_STARTS.values()), ids=list(CLOCK_STARTS), indirect=True
+        )
+
+
+@pytest.fixture
+def clock_start(request: pytest.FixtureRequest) -> dt.datetime:
+    """The instant this test's clock starts at (see the module's docstring)."""
+    start: dt.datetime = getattr(request, "param", TEST_NOW)
+    return start
+
+
+def clock_env(start: dt.datetime) -> dict[str, str]:
+    """The environment that starts a CLI command's or a server's clock at ``start``."""
+    return {"OPENPAT_CLOCK_START": start.isoformat()}
+
 
 def pg_url() -> str:
     assert PG_URL
@@ -38,13 +74,16 @@ def pg_url() -> str:
     return f"{url}{sep}options={quote(f'-csearch_path={PG_SCHEMA}')}"
 
 
-def make_settings(database_url: str, data_dir: Path) -> Settings:
+def make_settings(
+    database_url: str, data_dir: Path, clock_start: dt.datetime = TEST_NOW
+) -> Settings:
     return Settings(
         env="test",
         database_url=database_url,
         secret_key=TEST_SECRET,
         password_hash_profile="fast",
         data_dir=data_dir,
+        clock_start=clock_start,
     )
 
 
@@ -119,8 +158,8 @@ def backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def platform(database_url: str, tmp_path: Path) -> Iterator[Platform]:
-    plat = Platform.from_settings(make_settings(database_url, tmp_path))
+def platform(database_url: str, tmp_path: Path, clock_start: dt.datetime) -> Iterator[Platform]:
+    plat = Platform.from_settings(make_settings(database_url, tmp_path, clock_start))
     yield plat
     plat.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -64,3 +65,25 @@ def test_settings_are_not_read_at_import_time() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+CLOCK_READ = re.compile(
+    r"\b(?:datetime|date)\s*\.\s*(?:now|today|utcnow)\s*\(|\btime\s*\.\s*time\s*\("
+)
+
+
+def test_nothing_but_the_clock_module_reads_the_machine_clock() -> None:
+    """Code gets the time from the platform's clock (or is given it), and tests from the
+    fixed test clock, so that no test passes on one day of the week and fails on another."""
+    allowed = {REPO / "src" / "openpat" / "clock.py"}
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for folder in ("src", "tests", "benchmarks")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if path not in allowed
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if CLOCK_READ.search(line)
+    ]
+    assert offenders == [], "read the time from Platform.clock or TEST_NOW:\n" + "\n".join(
+        offenders
+    )

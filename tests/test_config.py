@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from openpat.clock import Clock
 from openpat.config import Settings, load_settings
 from openpat.errors import ConfigurationError
 
@@ -21,6 +25,33 @@ def test_production_refuses_the_fast_password_profile(monkeypatch: pytest.Monkey
     monkeypatch.setenv("OPENPAT_PASSWORD_HASH_PROFILE", "fast")
     with pytest.raises(ConfigurationError, match="test suites only"):
         load_settings()
+
+
+def test_production_refuses_a_set_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENPAT_ENV", "production")
+    monkeypatch.setenv("OPENPAT_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("OPENPAT_CLOCK_START", "2026-12-04T09:30:00+00:00")
+    with pytest.raises(ConfigurationError, match="OPENPAT_CLOCK_START"):
+        load_settings()
+
+
+def test_a_clock_start_without_an_offset_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENPAT_CLOCK_START", "2026-12-04T09:30:00")
+    with pytest.raises(ConfigurationError, match="time zone offset"):
+        load_settings()
+
+
+def test_a_set_clock_starts_where_told_and_runs_on() -> None:
+    start = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)
+    clock = Clock(start=start)
+    first = clock.now()
+    assert dt.timedelta(0) <= first - start < dt.timedelta(seconds=1)
+    time.sleep(0.15)
+    later = clock.now()
+    assert later - first >= dt.timedelta(seconds=0.15)
+    # late on Friday in London is already Saturday in Auckland
+    assert clock.today(ZoneInfo("Europe/London")) == dt.date(2026, 12, 4)
+    assert clock.today(ZoneInfo("Pacific/Auckland")) == dt.date(2026, 12, 5)
 
 
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool = False
+    clock_start: dt.datetime | None = None
+    """Start the clock at this instant (with its offset) instead of now: for demonstrations
+    and tests only, refused in production."""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -49,6 +53,14 @@ class Settings(BaseSettings):
                 raise ValueError("OPENPAT_SECRET_KEY must be at least 32 characters in production")
             if self.password_hash_profile == "fast":
                 raise ValueError("OPENPAT_PASSWORD_HASH_PROFILE=fast is for test suites only")
+            if self.clock_start is not None:
+                raise ValueError(
+                    "OPENPAT_CLOCK_START is for demonstrations and tests; unset it in production"
+                )
+        if self.clock_start is not None and self.clock_start.utcoffset() is None:
+            raise ValueError(
+                "OPENPAT_CLOCK_START needs a time zone offset, e.g. 2026-12-04T09:00:00+00:00"
+            )
         return self
 
     @cached_property

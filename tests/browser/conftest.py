@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import TEST_NOW, clock_env
+
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -49,6 +51,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "OPENPAT_DATA_DIR": str(data_dir),
         "OPENPAT_PORT": str(port),
         "OPENPAT_ENV": "development",
+        **clock_env(TEST_NOW),
     }
     env.pop("OPENPAT_DATABASE_URL", None)
     log_path = data_dir / "make-demo.log"

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, log_in
+from tests.conftest import TEST_NOW
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ def test_coordinator_fills_the_form_and_reads_a_dated_washout_verdict(
 
     page.locator("#participant_id").select_option(index=1)
     page.locator("#protocol").select_option("spl026-dmt-mdd")
-    dosing = dt.date.today() + dt.timedelta(days=120)
+    dosing = TEST_NOW.date() + dt.timedelta(days=120)
     page.locator("#planned_dosing_date").fill(dosing.isoformat())
     page.locator("#age_years").fill("41")
     page.locator("#sex").select_option("female")
@@ -76,7 +77,7 @@ def test_an_impossible_value_is_shown_on_the_form_with_its_field(
     log_in(page, demo_server, "investigator")
     page.goto(demo_server + "/screening")
     page.locator("#participant_id").select_option(index=1)
-    page.locator("#planned_dosing_date").fill((dt.date.today() + dt.timedelta(days=60)).isoformat())
+    page.locator("#planned_dosing_date").fill((TEST_NOW.date() + dt.timedelta(days=60)).isoformat())
     page.locator("#qtc_ms").fill("50")
     page.get_by_label("Medication 1", exact=True).fill("sertraline")
     page.get_by_role("button", name="Screen").click()

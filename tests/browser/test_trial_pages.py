@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ARTIFACTS, log_in
+from tests.conftest import TEST_NOW
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +26,14 @@ def test_coordinator_randomises_books_and_sees_the_calendar(demo_server: str, pa
     page.get_by_role("link", name=re.compile("Trial record")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Trial record · {code}")
 
+    page.get_by_test_id("confirm-randomise").check()
     page.get_by_role("button", name="Randomise").click()
     expect(page.get_by_test_id("saved")).to_contain_text("the allocation is concealed")
     expect(page.get_by_test_id("status")).to_have_text("Randomised")
     schedule = page.get_by_test_id("schedule")
     expect(schedule.locator("tr[data-visit]")).to_have_count(7)
     dosing_row = schedule.locator("tr[data-visit=dosing]")
-    today = dt.datetime.now(ZoneInfo("Europe/London")).date()
+    today = TEST_NOW.astimezone(ZoneInfo("Europe/London")).date()
     target = today + dt.timedelta(days=7)
     expect(dosing_row).to_contain_text(target.isoformat())
     expect(dosing_row).to_contain_text("Upcoming")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -9,18 +10,22 @@ from typer.testing import CliRunner
 
 from openpat import __version__
 from openpat.cli.main import app
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, clock_env
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock_start: dt.datetime
+) -> str:
     monkeypatch.setenv("OPENPAT_DATABASE_URL", database_url)
     monkeypatch.setenv("OPENPAT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("OPENPAT_ENV", "test")
     monkeypatch.setenv("OPENPAT_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("OPENPAT_PASSWORD_HASH_PROFILE", "fast")
+    for name, value in clock_env(clock_start).items():
+        monkeypatch.setenv(name, value)
     return database_url
 
 
@@ -32,7 +37,7 @@ def test_version() -> None:
 def test_upgrade_is_idempotent(env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "up to date (revision 0005)" in result.output
+    assert "up to date (revision 0006)" in result.output
 
 
 def test_demo_load_prints_the_logins_and_is_idempotent(env: str) -> None:
@@ -50,6 +55,7 @@ def test_demo_load_refuses_production(env: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("OPENPAT_ENV", "production")
     monkeypatch.setenv("OPENPAT_SECRET_KEY", "p" * 48)
     monkeypatch.setenv("OPENPAT_PASSWORD_HASH_PROFILE", "standard")
+    monkeypatch.delenv("OPENPAT_CLOCK_START")
     result = runner.invoke(app, ["demo", "load"])
     assert result.exit_code != 0
     assert "not loaded into a production database" in result.output

@@ -17,6 +17,11 @@ def _answers(name: str, n: int, missing: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.integers(defn.lo, defn.hi + 1, size=(n, len(defn.keys))).astype(np.float64)
     x[rng.random(x.shape) < missing] = np.nan
+    # an item the skip logic does not ask is left empty or at its lowest answer ("no"): a
+    # higher answer there contradicts its gate and is refused
+    for item, gate, at_least in defn.ask_if:
+        not_asked = x[:, gate] < at_least
+        x[not_asked, item] = np.where(rng.random(int(not_asked.sum())) < 0.5, np.nan, defn.lo[item])
     return x
 
 
@@ -36,6 +41,18 @@ def test_blocks_and_threads_give_the_scores_of_one_pass(
     # and each row as it scores alone
     for i in (0, 17, 101, 202):
         assert score(defn, x[i]).row(0) == blocked.row(i)
+
+
+def test_a_contradicted_skip_in_a_later_block_is_refused_not_scored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defn = definition(KB, "C-SSRS")
+    x = _answers("C-SSRS", 60, 0.0, seed=3)
+    x[47, 1], x[47, 3] = 0, 1  # item 2 "no", item 4 "yes"
+    monkeypatch.setattr(scoring, "BLOCK_ROWS", 10)
+    with pytest.raises(InvalidInput) as caught:
+        score(defn, x, threads=2)
+    assert [p.field for p in caught.value.fields] == [f"row 48, {defn.keys[3]}"]
 
 
 def test_a_wrong_answer_in_a_later_block_is_reported_with_its_row_and_all_later_ones(

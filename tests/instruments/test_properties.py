@@ -34,7 +34,15 @@ def answers_for(defn: Definition, missing_rate: float) -> st.SearchStrategy[list
         else:
             valid = st.floats(float(defn.lo[j]), float(defn.hi[j]), allow_nan=False)
         per_item.append(st.one_of(valid, st.just(float("nan"))) if missing_rate else valid)
-    return st.tuples(*per_item).map(list)
+    return st.tuples(*per_item).map(lambda row: _not_asked_left_empty(defn, list(row)))
+
+
+def _not_asked_left_empty(defn: Definition, row: list[float]) -> list[float]:
+    """Items the skip logic does not ask stay unanswered (an answer there is refused)."""
+    for item, gate, at_least in defn.ask_if:
+        if row[gate] < at_least:
+            row[item] = float("nan")
+    return row
 
 
 @settings(max_examples=40, deadline=None)

@@ -56,6 +56,20 @@ def test_edges_of_the_indices() -> None:
     assert np.isnan(nobody.bang[0].estimate)
 
 
+def test_intervals_stay_within_the_range_of_each_index() -> None:
+    # few guesses, nearly all right: the plain Wald interval of Bang's index reaches 1.10
+    few = blinding_indices([[9, 1], [1, 9], [0, 0]])
+    plain_high = few.bang[0].estimate + 1.959964 * few.bang[0].se
+    assert plain_high > 1.0  # what the page showed before
+    for b in few.bang:
+        assert -1.0 <= b.low <= b.estimate <= b.high <= 1.0
+    assert few.bang[0].high == 1.0
+    everyone_wrong = blinding_indices([[0, 10], [10, 0], [0, 0]])
+    for b in everyone_wrong.bang:
+        assert b.low == -1.0
+    assert 0.0 <= few.james.low <= few.james.high <= 1.0
+
+
 @pytest.mark.parametrize(
     "counts", [[[1, 2], [3, 4]], [[1, 2], [3, -4], [0, 0]], [[1.5, 2], [3, 4], [0, 0]]]
 )

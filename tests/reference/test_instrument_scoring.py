@@ -207,9 +207,16 @@ def test_cssrs_skip_logic_ideation_level_and_alerts() -> None:
     assert behaviour["high-risk"] is True and behaviour["alert"] == "high"
 
 
-def test_cssrs_answers_left_from_before_item_2_changed_to_no_do_not_count() -> None:
-    row = one("C-SSRS", [1, 0, 1, 1, 1, 0])  # items 3-5 were answered, then item 2 became no
-    assert row["ideation"] == 1 and row["high-risk"] is False
+def test_cssrs_a_yes_to_an_item_not_asked_is_refused_not_dropped() -> None:
+    # item 2 "no" with item 4 "yes": scoring it as not asked would lose a high-risk answer
+    with pytest.raises(InvalidInput) as err:
+        one("C-SSRS", [1, 0, 0, 1, 0, 0])
+    (problem,) = err.value.fields
+    assert problem.field == "row 1, ideation-with-intent"
+    assert "asked only when nonspecific-suicidal-thoughts is at least 1" in problem.message
+    # a "no" left on an item not asked adds nothing and is not a contradiction
+    row = one("C-SSRS", [1, 0, 0, 0, 0, 0])
+    assert row["ideation"] == 1 and row["high-risk"] is False and row["scored"] is True
 
 
 def test_cssrs_unanswered_follow_up_questions_are_missing_not_skipped() -> None:

@@ -130,9 +130,10 @@ def test_identity_is_readable_only_with_identity_access(platform: Platform) -> N
         assert ident.full_name == "Ann Example"
 
 
+@pytest.mark.date_sensitive
 def test_status_change_follows_the_pathway_and_records_the_date(platform: Platform) -> None:
     study_id, lon, _ = _two_site_study(platform)
-    start = dt.date.today() - dt.timedelta(days=10)
+    start = platform.clock.today(dt.UTC) - dt.timedelta(days=10)
     with platform.uow(actor=Actor("test")) as uow:
         p = participants.create_participant(
             uow=uow,

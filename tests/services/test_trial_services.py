@@ -12,16 +12,19 @@ from dataclasses import dataclass
 import pytest
 from pydantic import ValidationError
 
-from openpat.demo import demo_trial_protocol
+from openpat.demo import demo_eligible_profile, demo_trial_protocol
 from openpat.errors import Conflict, InvalidInput, PermissionDenied, RuleViolation
 from openpat.security import Membership, Principal, Role
-from openpat.services import participants, schedule, studies, trial
+from openpat.services import participants, schedule, screening, studies, trial
 from openpat.services.participants import ParticipantCreate, Sex, StatusChange
-from openpat.services.runtime import Actor, Platform
+from openpat.services.runtime import Actor, Platform, UnitOfWork
 from openpat.services.studies import SiteCreate, StudyCreate
 from openpat.trial import ParticipantStatus
 
 SYSTEM = Principal.system("test")
+
+# schedules, windows and bookings count from today: each test runs on two different days
+pytestmark = pytest.mark.date_sensitive
 
 
 @dataclass
@@ -40,6 +43,24 @@ def _role(role: Role, study_id: int, user_id: int = 0) -> Principal:
         display_name=role.label,
         memberships=(Membership(role, study_id),),
     )
+
+
+def screen_eligible(
+    uow: UnitOfWork, participant_id: int, today: dt.date, profile: dict[str, object] | None = None
+) -> str:
+    """Screen against the demo protocol's eligibility template; returns the verdict."""
+    with uow.reason("test screening"):
+        made = screening.create_screening(
+            uow=uow,
+            principal=SYSTEM,
+            screening_in=screening.ScreeningCreate(
+                participant_id=participant_id,
+                protocol="spl026-dmt-mdd",
+                planned_dosing_date=today + dt.timedelta(days=42),
+                profile=demo_eligible_profile() if profile is None else profile,
+            ),
+        )
+    return made.verdict
 
 
 def make_trial(
@@ -94,6 +115,7 @@ def make_trial(
                     signed_at=dt.datetime.combine(start, dt.time(12), tzinfo=dt.UTC),
                 ),
             )
+            screen_eligible(uow, p.id, today)
             participants.change_status(
                 uow=uow,
                 principal=SYSTEM,

@@ -34,7 +34,7 @@ from openpat.store.audit import VerifyResult, verify_chain
 from openpat.store.db import normalise_url
 from openpat.store.models import AuditEvent, AuditHead, Participant, ParticipantIdentity, User
 from openpat.trial.pathway import ParticipantStatus
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_NOW, TEST_SECRET, clock_env
 
 EVENTS = AuditEvent.__table__
 SYSTEM = Principal.system("test")
@@ -337,6 +337,7 @@ def _run_verify(database_url: str, tmp_path: Path) -> subprocess.CompletedProces
         OPENPAT_DATA_DIR=str(tmp_path / "cli-data"),
         OPENPAT_SECRET_KEY=TEST_SECRET,
         OPENPAT_PASSWORD_HASH_PROFILE="fast",
+        **clock_env(TEST_NOW),
         COLUMNS="250",  # one line per message: rich wraps at the terminal width
         NO_COLOR="1",
     )
@@ -407,7 +408,7 @@ def test_a_status_change_writes_one_entry_per_changed_field_with_reason_and_acto
     demo_platform: Platform, observer: Engine
 ) -> None:
     plat = demo_platform
-    prescreened = dt.date.today() - dt.timedelta(days=10)
+    prescreened = plat.clock.today(dt.UTC) - dt.timedelta(days=10)
     pid = _new_participant(plat, prescreen_date=prescreened)
     principal, actor = _coordinator(plat)
     before = _committed_max_seq(observer)
@@ -525,7 +526,7 @@ def test_a_change_without_a_reason_is_refused_and_writes_nothing(
             uow.flush()
     # Through the service a reason is required input.
     with pytest.raises(ValidationError, match="reason"):
-        StatusChange(status=ParticipantStatus.SCREENED, on_date=dt.date.today(), reason="")
+        StatusChange(status=ParticipantStatus.SCREENED, on_date=TEST_NOW.date(), reason="")
 
     with Session(plat.engine) as s:
         assert s.get(Participant, pid).status == "prescreen"

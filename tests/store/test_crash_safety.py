@@ -48,6 +48,7 @@ STATUS_RANK = {"prescreen": 0, "screened": 1, "screen_failed": 2}
 # "stream" creates participants and moves them along the pathway, committing every step and
 # printing one line after each commit.
 CHILD = r"""
+import datetime as dt
 import json, sys, time
 from pathlib import Path
 
@@ -69,6 +70,7 @@ plat = Platform.from_settings(
         secret_key=args["secret"],
         password_hash_profile="fast",
         data_dir=Path(args["data_dir"]),
+        clock_start=dt.datetime.fromisoformat(args["clock_start"]),
     )
 )
 system = Principal.system("test")
@@ -268,6 +270,7 @@ def _child_args(plat: Platform, database_url: str, study_id: int, site_id: int, 
         "study_id": study_id,
         "site_id": site_id,
         "mode": mode,
+        "clock_start": plat.clock.now().isoformat(),
     }
 
 

@@ -25,7 +25,7 @@ from openpat.services import studies
 from openpat.services.runtime import Actor, Platform
 from openpat.services.studies import SiteCreate
 from openpat.web.deps import Public, Require
-from tests.conftest import login
+from tests.conftest import TEST_NOW, login
 from tests.web.test_route_permissions import (
     KNOWLEDGE_IDS,
     USERNAME_OF,
@@ -573,7 +573,7 @@ def _site_of_demo_study(client: TestClient) -> int:
 
 
 def _future(days: int = 400) -> str:
-    return (dt.date.today() + dt.timedelta(days=days)).isoformat()
+    return (TEST_NOW.date() + dt.timedelta(days=days)).isoformat()
 
 
 def test_registration_dates_in_the_future_name_the_field(
@@ -607,7 +607,7 @@ def test_registration_dates_in_the_future_name_the_field(
         "does not match year_of_birth 1980"
         in _fields(_error(mismatch, 422))["identity.date_of_birth"]
     )
-    next_year = dt.date.today().year + 1
+    next_year = TEST_NOW.year + 1
     yob = client.post(url, json={"site_id": site_id, "year_of_birth": next_year}, headers=headers)
     assert _fields(_error(yob, 422)) == {"year_of_birth": "is in the future"}
     prescreen = client.post(
@@ -647,7 +647,7 @@ def test_a_status_change_off_the_pathway_is_refused_with_a_message(
     assert client.get(f"/api/v1/participants/{pid}").json()["status"] == "follow_up"
     before = snapshot(demo_platform)
     url = f"/api/v1/participants/{pid}/status"
-    today = dt.date.today().isoformat()
+    today = TEST_NOW.date().isoformat()
     backwards = client.post(
         url, json={"status": "prescreen", "on_date": today, "reason": "data entry"}, headers=headers
     )

@@ -46,7 +46,7 @@ def test_logout_ends_the_session_on_the_server(client: TestClient) -> None:
 def test_idle_session_expires(client: TestClient, demo_platform: Platform) -> None:
     login(client, "coordinator")
     assert client.get("/api/v1/auth/me").status_code == 200
-    idle = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+    idle = demo_platform.clock.now() - dt.timedelta(minutes=31)
     with demo_platform.engine.begin() as conn:
         conn.execute(
             text("UPDATE user_sessions SET last_seen_at = :t"),

@@ -73,7 +73,7 @@ def test_an_expired_or_unknown_link_says_so_and_nothing_more(
         link = uow.form_links.for_response(response_id)
         assert link is not None
         with uow.reason("test: let the link expire"):
-            link.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+            link.expires_at = demo_platform.clock.now() - dt.timedelta(minutes=1)
         uow.commit()
     gone = anonymous.get(f"/f/{token}")
     assert gone.status_code == 404 and "not valid" in gone.text

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from openpat.config import load_settings
+from openpat.clock import Clock
 from openpat.errors import OpenPatError
-from openpat.services.runtime import Actor, Platform
+
+if TYPE_CHECKING:
+    from openpat.services.runtime import Actor, Platform
+
+# The settings and the platform (SQLAlchemy, Alembic, the services) are imported by the
+# functions that use them, so that commands which need neither start quickly.
 
 console = Console()
 err_console = Console(stderr=True)
@@ -48,6 +54,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def cli_actor() -> Actor:
     """Changes made from the command line are recorded as the operating-system user."""
+    from openpat.services.runtime import Actor
+
     try:
         user = getpass.getuser()
     except Exception:  # no user name in some containers
@@ -55,8 +63,18 @@ def cli_actor() -> Actor:
     return Actor(name=f"cli:{user}")
 
 
+def local_today() -> dt.date:
+    """Today on this machine, from the clock the settings give (``OPENPAT_CLOCK_START``)."""
+    from openpat.config import load_settings
+
+    return Clock(start=load_settings().clock_start).today()
+
+
 @contextmanager
 def platform(*, check_schema: bool = True) -> Iterator[Platform]:
+    from openpat.config import load_settings
+    from openpat.services.runtime import Platform
+
     settings = load_settings()
     plat = Platform.from_settings(settings)
     try:

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from openpat.cli.common import console, fail, handles_errors
+from openpat.cli.common import console, fail, handles_errors, local_today
 from openpat.errors import InvalidInput
 from openpat.safety import ScreeningReport, Verdict
 from openpat.services import screening
@@ -53,7 +53,7 @@ app = typer.Typer(
 
 
 def _today(value: str | None) -> dt.date:
-    return _date(value, "--today") if value else dt.date.today()
+    return _date(value, "--today") if value else local_today()
 
 
 def _date(value: str, option: str) -> dt.date:

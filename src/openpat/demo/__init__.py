@@ -229,12 +229,14 @@ DEMO_FACILITATORS = (
 )
 
 
-def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.date]]:
-    """Synthetic screening profiles for the first demo participants: (participant index,
-    profile, planned dosing date). One is fine after an SSRI washout, one takes lithium
-    that may not be stopped, one has details still to collect."""
-    dosing = today + dt.timedelta(days=42)
-    base: dict[str, object] = {
+def demo_eligible_profile() -> dict[str, object]:
+    """A synthetic candidate who meets every criterion of the demo's eligibility template
+    and takes no medication: the screening each enrolled demo participant passed."""
+    return {**_demo_base_profile(), "medications": []}
+
+
+def _demo_base_profile() -> dict[str, object]:
+    return {
         "age_years": 38,
         "sex": "female",
         "pregnant": False,
@@ -256,6 +258,14 @@ def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.dat
         "cssrs": {"ideation": 1, "behaviour_past_year": False},
         "substance_use": {"disorder": "none", "never_used_psychedelics": True},
     }
+
+
+def demo_screenings(today: dt.date) -> list[tuple[int, dict[str, object], dt.date]]:
+    """Synthetic screening profiles for the first demo participants: (participant index,
+    profile, planned dosing date). One is fine after an SSRI washout, one takes lithium
+    that may not be stopped, one has details still to collect."""
+    dosing = today + dt.timedelta(days=42)
+    base = _demo_base_profile()
     sertraline = {
         "name": "Zoloft",
         "dose": 100,
@@ -290,7 +300,7 @@ class DemoResponse:
     visit: str
     source: Literal["staff", "rater"]
     rater_blinded: bool | None
-    answers: tuple[float, ...]
+    answers: tuple[float | None, ...]
     day: dt.date
 
 
@@ -352,11 +362,14 @@ def demo_outcomes(
                     visit,
                     "staff",
                     None,
-                    (*_spread(round(baseline_phq * fraction), 9, 3, rng), 1.0),
+                    # item 9 (thoughts of death or self-harm) "not at all": a yes raises a
+                    # safety alert, and the demo's alerts come from its C-SSRS screens
+                    (*_spread(round(baseline_phq * fraction), 8, 3, rng), 0.0, 1.0),
                     day,
                 )
             )
-        cssrs = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        # items 3-5 are asked only after a yes to item 2; otherwise they stay unanswered
+        cssrs: tuple[float | None, ...] = (0.0, 0.0, None, None, None, 0.0)
         if n == 1:
             cssrs = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)  # passive and non-specific thoughts
         elif n == 4:

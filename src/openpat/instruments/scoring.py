@@ -317,7 +317,7 @@ def _score_block(defn: Definition, x: FloatArray, first_row: int) -> Scores:
             _refuse(defn, x, ok, first_row)
         if defn.ask_if:
             # items not asked count as the lowest answer: score what was asked
-            x = _apply_skip_logic(defn, x)
+            x = _apply_skip_logic(defn, x, first_row)
             product = defn.product @ x.T
             suspect, block, nan = _flag_gaps(defn, x, product[-1])
         linear = product[:m]
@@ -426,15 +426,51 @@ def _is_mean(defn: Definition, output: str) -> bool:
     return _subscale(defn, output).method == "mean"
 
 
-def _apply_skip_logic(defn: Definition, x: FloatArray) -> FloatArray:
-    """Items not asked (their gate item below its level) count as the lowest answer."""
+def _apply_skip_logic(defn: Definition, x: FloatArray, first_row: int = 1) -> FloatArray:
+    """Items not asked (their gate item below its level) count as the lowest answer.
+
+    An answer above the lowest to an item that was not asked contradicts its gate (item 2
+    of the C-SSRS "no", item 4 "yes"): it is refused, naming row and items, rather than
+    scored as if it had not been given. A missing gate is unknown, so the item is kept as
+    answered."""
+    not_asked = np.stack([x[:, gate] < at_least for _item, gate, at_least in defn.ask_if], 1)
+    items = np.array([item for item, _gate, _at in defn.ask_if], dtype=np.intp)
+    contradicted = not_asked & (x[:, items] > defn.lo[items])
+    if contradicted.any():
+        _refuse_contradicted(defn, x, contradicted, items, first_row)
     x = x.copy()
-    for item, gate, at_least in defn.ask_if:
-        # not asked (an answer left from before the gate changed does not count); a NaN
-        # gate is unknown, so the item stays as answered
-        not_asked = x[:, gate] < at_least
-        x[not_asked, item] = defn.lo[item]
+    for column, item in enumerate(items):
+        x[not_asked[:, column], item] = defn.lo[item]
     return x
+
+
+def _refuse_contradicted(
+    defn: Definition,
+    x: FloatArray,
+    contradicted: BoolArray,
+    items: npt.NDArray[np.intp],
+    first_row: int,
+) -> None:
+    gates = {item: (gate, at_least) for item, gate, at_least in defn.ask_if}
+    rows, columns = np.nonzero(contradicted)
+    problems = []
+    for r, c in zip(rows[:MAX_REPORTED_PROBLEMS], columns[:MAX_REPORTED_PROBLEMS], strict=True):
+        item = int(items[c])
+        gate, at_least = gates[item]
+        problems.append(
+            FieldProblem(
+                f"row {first_row + int(r)}, {defn.keys[item]}",
+                f"answered {x[r, item]:g}, but this item is asked only when "
+                f"{defn.keys[gate]} is at least {at_least:g} (it is {x[r, gate]:g}); "
+                "correct the gate item or clear this answer",
+            )
+        )
+    total = int(contradicted.sum())
+    raise InvalidInput(
+        f"{total} answer(s) to {defn.abbreviation} items that the skip logic does not ask"
+        + (f" (first {len(problems)} listed)" if total > len(problems) else ""),
+        fields=problems,
+    )
 
 
 def _effective(defn: Definition, xs: FloatArray, columns: npt.NDArray[np.intp]) -> FloatArray:

@@ -63,6 +63,7 @@ class Permission(StrEnum):
     SCHEDULE_READ = "schedule.read"  # rooms, facilitators and the booking calendar
     SCHEDULE_MANAGE = "schedule.manage"  # book visits, plan the calendar, set up rooms
     GUESS_ENTER = "guess.enter"  # record a treatment guess after dosing
+    ELIGIBILITY_OVERRIDE = "eligibility.override"  # enrol despite the screening, with a reason
 
 
 _STAFF = {
@@ -104,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_WRITE,
             Permission.SCREENING_WRITE,
             Permission.EMERGENCY_UNBLIND,
+            Permission.ELIGIBILITY_OVERRIDE,
             *_OUTCOMES,
             *_TRIAL_TEAM,
         }

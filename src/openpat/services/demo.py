@@ -20,6 +20,7 @@ from openpat.demo import (
     DemoStep,
     DemoStudy,
     build_demo_study,
+    demo_eligible_profile,
     demo_outcomes,
     demo_password,
     demo_screenings,
@@ -213,6 +214,29 @@ def _walk(
                 signed_at=min(signed, uow.now() - dt.timedelta(minutes=1)),
                 reason=step.reason,
             ),
+        )
+    elif status is ParticipantStatus.ENROLLED:
+        # enrolment follows the evidence: an eligible screening, dated the day before
+        with uow.reason("demo eligibility screening"):
+            passed = screening.create_screening(
+                uow=uow,
+                principal=system,
+                screening_in=screening.ScreeningCreate(
+                    participant_id=participant_id,
+                    protocol=DEMO_PROTOCOL,
+                    planned_dosing_date=today + dt.timedelta(days=42),
+                    profile=demo_eligible_profile(),
+                ),
+            )
+            row = uow.screenings.get(passed.id)
+            assert row is not None and row.verdict == "eligible", passed.verdict
+            row.screened_on = step.on_date - dt.timedelta(days=1)
+            row.created_at = dt.datetime.combine(row.screened_on, dt.time(9, 0), tzinfo=dt.UTC)
+        participants.change_status(
+            uow=uow,
+            principal=system,
+            participant_id=participant_id,
+            change=StatusChange(status=status, on_date=step.on_date, reason=step.reason),
         )
     elif status is ParticipantStatus.RANDOMISED:
         # Those still waiting for their dosing session were randomised in the last few days,

@@ -25,7 +25,7 @@ from openpat.instruments import outcomes as change_rules
 from openpat.instruments import ratings
 from openpat.instruments.definition import Definition
 from openpat.security import Membership, Permission, Principal, Role
-from openpat.services import participants
+from openpat.services import participants, studies
 from openpat.services.ids import Id
 from openpat.store.models import FormLink, InstrumentResponse, Participant, SafetyAlert
 from openpat.store.uow import UnitOfWork
@@ -105,6 +105,18 @@ class ResponseRead(BaseModel):
     knowledge_version: str
     created_at: dt.datetime
     submitted_at: dt.datetime | None
+    outcome: str | None = Field(
+        default=None,
+        description='what submitting did, in words: "scored: total 14 (moderate)" or '
+        '"saved, not scored: 5 of 10 items missing (MADRS allows none)", with any alert raised',
+    )
+    alerts_raised: list[str] = Field(
+        default_factory=list, description="the safety alerts this submission raised"
+    )
+    crisis_text: str | None = Field(
+        default=None,
+        description="the site's crisis text, when this submission raised a safety alert",
+    )
 
 
 class AlertRead(BaseModel):
@@ -121,7 +133,18 @@ class AlertRead(BaseModel):
     status: str
     created_at: dt.datetime
     acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None = None
     acknowledgement: str | None
+
+
+class StudyAlerts(BaseModel):
+    """What the study dashboard shows of safety alerts."""
+
+    open: list[AlertRead] = Field(description="highest level first, then the oldest first")
+    recently_acknowledged: list[AlertRead] = Field(description="the latest acknowledged")
+
+
+LEVEL_RANK = {"high": 0, "moderate": 1, "low": 2}
 
 
 class AlertAcknowledge(BaseModel):
@@ -267,7 +290,53 @@ def _read(
         knowledge_version=row.knowledge_version,
         created_at=row.created_at,
         submitted_at=row.submitted_at,
+        outcome=_outcome(defn, row) if scores_visible else None,
     )
+
+
+def _outcome(defn: Definition, row: InstrumentResponse) -> str | None:
+    """What submitting did, in the rater's words (None before submission)."""
+    if row.status != "submitted" or not row.scores_json:
+        return None
+    scores = json.loads(row.scores_json)
+    if row.scored:
+        if row.total is None:
+            text = "scored"
+        else:
+            text = f"scored: total {row.total:g}" + (f" ({row.band})" if row.band else "")
+        if scores.get("prorated"):
+            text += f", prorated for {scores.get('missing_items', 0)} missing item(s)"
+    else:
+        missing = scores.get("missing_items")
+        rule = defn.scoring.missing
+        allows = (
+            "allows none"
+            if rule is None or rule.kind == "none" or rule.max_missing == 0
+            else f"allows at most {rule.max_missing}"
+        )
+        if missing:
+            text = (
+                f"saved, not scored: {missing} of {len(defn.scored)} items missing "
+                f"({defn.abbreviation} {allows})"
+            )
+        else:
+            text = "saved, not scored" + (f": {scores['reason']}" if scores.get("reason") else "")
+    raised = _alerts_of(defn, scores)
+    if raised:
+        text += "; safety alert raised: " + "; ".join(raised)
+    return text
+
+
+def _alerts_of(defn: Definition, scores: dict[str, Any]) -> list[str]:
+    """The safety alerts that the scores call for: each met classification with an alert,
+    and each that missing answers could not rule out."""
+    found = []
+    for c in defn.scoring.classifications:
+        if c.alert is None or scores.get(c.key) is False:
+            continue
+        unknown = scores.get(c.key) is None
+        found.append(f"{c.label} ({c.alert}{', not ruled out' if unknown else ''})")
+    return found
 
 
 def _response_for(
@@ -452,6 +521,7 @@ def save_answers(
                 continue
         answers[defn.keys[index]] = value
     sheet = _sheet(defn, row, update, answers, problems)
+    problems += _answers_not_asked(defn, answers)
     if problems:
         raise InvalidInput("some answers are not allowed", fields=problems)
     _still_open(row)
@@ -463,6 +533,64 @@ def save_answers(
     row.updated_at = uow.now()
     uow.flush()
     return _read(principal, row, participant, show_answers=True)
+
+
+def _answers_not_asked(defn: Definition, answers: dict[str, float | None]) -> list[FieldProblem]:
+    """An answer to an item that the skip logic excludes (its gate item answered below the
+    level that asks it). It is refused, never dropped: a "yes" to C-SSRS item 4 after a
+    "no" to item 2 must be resolved by the rater, not silently ignored."""
+    inst = defn.instrument
+    problems = []
+    for item, gate, at_least in defn.ask_if:
+        value, gate_value = answers.get(defn.keys[item]), answers.get(defn.keys[gate])
+        if value is None or gate_value is None or gate_value >= at_least:
+            continue
+        asked_item, gate_item = inst.items[item], inst.items[gate]
+        problems.append(
+            FieldProblem(
+                f"answers.{defn.keys[item]}",
+                f"item {asked_item.number} ({asked_item.label}) is answered, but it is asked "
+                f"only when item {gate_item.number} ({gate_item.label}) is "
+                f"{_gate_text(defn, gate, at_least)}, and item {gate_item.number} "
+                f"is {_answer_label(defn, gate, gate_value)}: clear item {asked_item.number} "
+                f"or correct item {gate_item.number}",
+            )
+        )
+    return problems
+
+
+def gates(defn: Definition) -> dict[str, dict[str, Any]]:
+    """Each item asked only after another's answer: its gate's key and number, the level
+    that asks it, and those answers in words (for the form's skip logic)."""
+    return {
+        defn.keys[item]: {
+            "key": defn.keys[gate],
+            "number": defn.instrument.items[gate].number,
+            "at_least": at_least,
+            "opening": _gate_text(defn, gate, at_least),
+        }
+        for item, gate, at_least in defn.ask_if
+    }
+
+
+def _gate_text(defn: Definition, index: int, at_least: float) -> str:
+    """The answers that ask a gated item: "'Yes'", or "'Several days' or higher"."""
+    item = defn.instrument.items[index]
+    if item.options:
+        opening = [o for o in defn.instrument.response_sets[item.options] if o.value >= at_least]
+        if len(opening) == 1:
+            return f"'{opening[0].label}'"
+    return f"{_answer_label(defn, index, at_least)} or higher"
+
+
+def _answer_label(defn: Definition, index: int, value: float) -> str:
+    """An answer as the form shows it: "Yes" rather than 1, where the item has options."""
+    item = defn.instrument.items[index]
+    if item.options:
+        for option in defn.instrument.response_sets[item.options]:
+            if option.value == value:
+                return f"'{option.label}'"
+    return f"{value:g}"
 
 
 def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:
@@ -497,11 +625,13 @@ def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> Respon
     row.updated_at = now
     row.knowledge_version = knowledge.default().version
     uow.flush()
+    raised = False
     for c in defn.scoring.classifications:
         if c.alert is None or scores.get(c.key) is False:
             continue
         # met, or not ruled out because answers are missing: both need the team's review
         unknown = scores.get(c.key) is None
+        raised = True
         uow.alerts.add(
             SafetyAlert(
                 study_id=row.study_id,
@@ -517,7 +647,24 @@ def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> Respon
                 created_at=now,
             )
         )
-    return _read(principal, row, participant, show_answers=True)
+    read = _read(principal, row, participant, show_answers=True)
+    if raised:
+        # everyone who submitted learns that an alert went to the team; the participant
+        # (who sees no scores) reads the site's crisis text
+        read.alerts_raised = _alerts_of(defn, scores)
+        read.crisis_text = studies.crisis_text(uow=uow, site_id=participant.site_id)
+    return read
+
+
+def crisis_text_after_submission(
+    *, uow: UnitOfWork, principal: Principal, response_id: int
+) -> str | None:
+    """The site's crisis text for a submitted form whose answers raised a safety alert (what
+    the participant reads right after sending it); None otherwise."""
+    row, participant = _response_for(uow, principal, response_id, write=False)
+    if row.status != "submitted" or not uow.alerts.count_for_response(row.id):
+        return None
+    return studies.crisis_text(uow=uow, site_id=participant.site_id)
 
 
 def _scored_mask(defn: Definition) -> list[bool]:
@@ -631,19 +778,23 @@ def list_alerts(
     principal: Principal,
     status: Literal["open", "acknowledged"] | None = "open",
     participant_id: int | None = None,
+    study_id: int | None = None,
 ) -> list[AlertRead]:
+    """The alerts this user may read, newest first (of one study, with ``study_id``)."""
     # per study, only the sites this user covers, filtered in the query (no cut-off first)
     study_ids = principal.study_ids(Permission.ALERT_READ)
+    if study_id is not None:
+        study_ids = frozenset({study_id} if study_ids is None or study_id in study_ids else ())
     if study_ids is None:
         rows = list(
             uow.alerts.listing(study_ids=None, status=status, participant_id=participant_id)
         )
     else:
         rows = []
-        for study_id in sorted(study_ids):
+        for one_study in sorted(study_ids):
             rows += uow.alerts.listing(
-                study_ids=[study_id],
-                site_ids=principal.site_scope(Permission.ALERT_READ, study_id),
+                study_ids=[one_study],
+                site_ids=principal.site_scope(Permission.ALERT_READ, one_study),
                 status=status,
                 participant_id=participant_id,
             )
@@ -658,11 +809,28 @@ def list_alerts(
             Permission.ALERT_READ, study_id=participant.study_id, site_id=participant.site_id
         ):
             continue
-        found.append(_alert_read(a, participant.code, response))
+        found.append(_alert_read(uow, a, participant.code, response))
     return found
 
 
-def _alert_read(a: SafetyAlert, code: str, response: InstrumentResponse) -> AlertRead:
+def study_alerts(
+    *, uow: UnitOfWork, principal: Principal, study_id: int, acknowledged: int = 5
+) -> StudyAlerts:
+    """The study's open alerts, highest level first and then the longest waiting, and the
+    ``acknowledged`` most recently acknowledged, with who acknowledged them and when."""
+    if not principal.can(Permission.ALERT_READ, study_id=study_id):
+        return StudyAlerts(open=[], recently_acknowledged=[])
+    waiting = list_alerts(uow=uow, principal=principal, status="open", study_id=study_id)
+    waiting.sort(key=lambda a: (LEVEL_RANK.get(a.level, 9), a.created_at, a.id))
+    done = list_alerts(uow=uow, principal=principal, status="acknowledged", study_id=study_id)
+    done.sort(key=lambda a: (a.acknowledged_at or a.created_at, a.id), reverse=True)
+    return StudyAlerts(open=waiting, recently_acknowledged=done[:acknowledged])
+
+
+def _alert_read(
+    uow: UnitOfWork, a: SafetyAlert, code: str, response: InstrumentResponse
+) -> AlertRead:
+    who = uow.users.get(a.acknowledged_by) if a.acknowledged_by is not None else None
     return AlertRead(
         id=a.id,
         study_id=a.study_id,
@@ -677,6 +845,7 @@ def _alert_read(a: SafetyAlert, code: str, response: InstrumentResponse) -> Aler
         status=a.status,
         created_at=a.created_at,
         acknowledged_at=a.acknowledged_at,
+        acknowledged_by=who.display_name if who is not None else None,
         acknowledgement=a.acknowledgement,
     )
 
@@ -707,7 +876,7 @@ def acknowledge_alert(
     uow.flush()
     response = uow.responses.get(a.response_id)
     assert response is not None
-    return _alert_read(a, participant.code, response)
+    return _alert_read(uow, a, participant.code, response)
 
 
 # -- personal links -----------------------------------------------------------------------

@@ -237,6 +237,10 @@ def change_status(
     check_transition(current, change.status)
     if change.status in _BY_THEIR_OWN_STEP:
         raise RuleViolation(f"status: {_BY_THEIR_OWN_STEP[change.status]}")
+    if change.status is ParticipantStatus.ENROLLED:
+        from openpat.services.eligibility import require_eligible  # it reads participants
+
+        require_eligible(uow, participant, "enrol")
     site = uow.sites.get(participant.site_id)
     assert site is not None
     today = today_at_site(site.timezone, uow.now())

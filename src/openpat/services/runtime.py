@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from openpat.clock import Clock
 from openpat.config import Settings
 from openpat.errors import ConfigurationError
 from openpat.security.passwords import make_hasher
@@ -29,18 +30,24 @@ class Platform:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    clock: Clock
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
         engine = make_engine(settings.resolved_database_url)
-        return cls(settings=settings, engine=engine, session_factory=make_session_factory(engine))
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            clock=Clock(start=settings.clock_start),
+        )
 
     @cached_property
     def hasher(self) -> PasswordHasher:
         return make_hasher(self.settings.password_hash_profile)
 
     def uow(self, *, actor: Actor, reason: str | None = None) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, actor=actor, reason=reason)
+        return UnitOfWork(self.session_factory, actor=actor, reason=reason, clock=self.clock)
 
     # -- schema -----------------------------------------------------------------------------
     def upgrade(self) -> tuple[str | None, str | None]:

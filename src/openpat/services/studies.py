@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from openpat.errors import Conflict, NotFound
+from openpat.errors import Conflict, NotFound, PermissionDenied
 from openpat.security import Permission, Principal
 from openpat.store.models import Site, Study
 from openpat.store.uow import UnitOfWork
@@ -32,12 +32,35 @@ class SiteCreate(BaseModel):
         return value
 
 
+DEFAULT_CRISIS_TEXT = (
+    "If you are thinking about harming yourself, or you do not feel safe, please do not wait "
+    "for the study team to contact you. Call your local emergency number or go to the nearest "
+    "emergency department now, and tell someone you trust how you are feeling. Your study "
+    "team has been told about your answers and will contact you."
+)
+"""Shown where a site has not set its own crisis text. It names no telephone number: a
+number is right only for one country, and a wrong one in a crisis is worse than none. Each
+site should set its own text with its local crisis line and the team's contact details."""
+
+
 class SiteRead(BaseModel):
     id: int
     code: str
     name: str
     timezone: str
     country: str
+    crisis_text: str = Field(description="shown to a participant whose answers raised an alert")
+    crisis_text_is_default: bool
+
+
+class CrisisTextUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="the site's crisis text; empty or null goes back to openpat's default",
+    )
 
 
 class StudyCreate(BaseModel):
@@ -74,9 +97,55 @@ class StudyDashboard(BaseModel):
 
 
 def _site_read(site: Site) -> SiteRead:
+    own = (site.crisis_text or "").strip()
     return SiteRead(
-        id=site.id, code=site.code, name=site.name, timezone=site.timezone, country=site.country
+        id=site.id,
+        code=site.code,
+        name=site.name,
+        timezone=site.timezone,
+        country=site.country,
+        crisis_text=own or DEFAULT_CRISIS_TEXT,
+        crisis_text_is_default=not own,
     )
+
+
+def crisis_text(*, uow: UnitOfWork, site_id: int) -> str:
+    """What a participant of this site reads when their answers raised a safety alert."""
+    site = uow.sites.get(site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} not found")
+    return _site_read(site).crisis_text
+
+
+def crisis_text_sites(*, uow: UnitOfWork, principal: Principal) -> list[SiteRead]:
+    """The sites whose crisis text this user may set (they manage safety alerts there)."""
+    found: dict[int, SiteRead] = {}
+    for study in list_studies(uow=uow, principal=principal):
+        for site in study.sites:
+            if principal.can(Permission.ALERT_MANAGE, study_id=study.id, site_id=site.id):
+                found[site.id] = site
+    return sorted(found.values(), key=lambda s: s.code)
+
+
+def set_crisis_text(
+    *, uow: UnitOfWork, principal: Principal, site_id: int, update: CrisisTextUpdate
+) -> SiteRead:
+    """Set (or, with no text, reset to the default) the site's crisis text. Allowed to those
+    who manage safety alerts in a study the site takes part in."""
+    site = uow.sites.get(site_id)
+    studies = uow.studies.studies_of_site(site_id) if site is not None else []
+    visible = [
+        s for s in studies if principal.can(Permission.STUDY_READ, study_id=s, site_id=site_id)
+    ]
+    if site is None or not visible:
+        raise NotFound(f"site {site_id} not found")
+    if not any(
+        principal.can(Permission.ALERT_MANAGE, study_id=s, site_id=site_id) for s in visible
+    ):
+        raise PermissionDenied("your role may not change the site's crisis text")
+    site.crisis_text = (update.text or "").strip() or None
+    uow.flush()
+    return _site_read(site)
 
 
 def _study_read(uow: UnitOfWork, study: Study) -> StudyRead:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openpat import knowledge
 from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from openpat.security import Permission, Principal, Role
+from openpat.services.eligibility import require_eligible
 from openpat.services.ids import Instant
 from openpat.services.participants import visible_participant
 from openpat.services.studies import today_at_site, visible_study
@@ -36,7 +37,7 @@ from openpat.store.models import (
     Unblinding,
 )
 from openpat.store.uow import UnitOfWork
-from openpat.trial.blinding import IndexEstimate, blinding_indices
+from openpat.trial.blinding import INTERVAL_METHOD, IndexEstimate, blinding_indices
 from openpat.trial.pathway import ParticipantStatus, check_transition
 from openpat.trial.protocol import ArmSpec, Protocol, parse_protocol
 from openpat.trial.randomisation import (
@@ -359,6 +360,7 @@ def randomise(
     hidden from the team; the participant moves to 'randomised'."""
     participant = visible_participant(uow, principal, participant_id, Permission.RANDOMISE)
     check_transition(ParticipantStatus(participant.status), ParticipantStatus.RANDOMISED)
+    require_eligible(uow, participant, "randomise")
     row, protocol = current_protocol(uow, participant.study_id)
     site = uow.sites.get(participant.site_id)
     assert site is not None
@@ -715,7 +717,10 @@ class GuesserBlinding(BaseModel):
 
 class BlindingReport(BaseModel):
     study_id: int
-    groups: list[GuesserBlinding]
+    groups: list[GuesserBlinding] = Field(
+        description="participant, facilitator and rater guesses, each even when none yet"
+    )
+    interval_method: str = Field(default=INTERVAL_METHOD, description="how the 95 % CIs are made")
     note: str
 
 
@@ -750,6 +755,19 @@ def blinding_report(*, uow: UnitOfWork, principal: Principal, study_id: int) -> 
     for guesser in order:
         table, given = tables[guesser], confidences[guesser]
         if not given:
+            # every kind of guesser has its section, so a missing set of guesses shows
+            groups.append(
+                GuesserBlinding(
+                    guesser=guesser,
+                    n=0,
+                    counts=table,
+                    bang_active=_index(None),
+                    bang_control=_index(None),
+                    james=_index(None),
+                    mean_confidence=None,
+                    reading=f"No {guesser} guesses recorded yet.",
+                )
+            )
             continue
         both_arms = all(table[0][c] + table[1][c] + table[2][c] for c in (0, 1))
         result = blinding_indices(table, arms=("active", "control")) if both_arms else None

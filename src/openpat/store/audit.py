@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import get_history
 
+from openpat.clock import SYSTEM
 from openpat.errors import ConfigurationError, RuleViolation
 from openpat.store.models import AuditEvent, AuditHead, Base, Participant
 
@@ -207,7 +208,8 @@ def _after_flush(session: Session, _context: Any) -> None:
     actor = session.info.get("actor")
     if not isinstance(actor, Actor):
         raise ConfigurationError("a change to study data was flushed without an actor")
-    now = session.info.get("now") or dt.datetime.now(dt.UTC)
+    clock = session.info.get("clock")
+    now = clock() if callable(clock) else SYSTEM.now()
     reason = session.info.get("reason")
     rows = []
     for action, obj, field, old, new in changes:

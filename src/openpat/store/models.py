@@ -86,6 +86,8 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     country: Mapped[str] = mapped_column(String(2))
+    # shown to a participant whose answers raised a safety alert; None: openpat's default
+    crisis_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
 
 
 class Study(Base):
@@ -230,6 +232,24 @@ class Screening(ParticipantRecord, Base):
     report_json: Mapped[str] = mapped_column(Text)
     knowledge_version: Mapped[str] = mapped_column(String(40))
     knowledge_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class EligibilityOverride(ParticipantRecord, Base):
+    """An investigator's decision to enrol or randomise a participant whose latest screening
+    said "ineligible" or "needs information", with the reason. It applies to that screening
+    only: a newer screening is judged on its own."""
+
+    __tablename__ = "eligibility_overrides"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screenings.id"))
+    verdict: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 

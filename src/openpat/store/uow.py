@@ -14,6 +14,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from openpat.clock import SYSTEM, Clock
 from openpat.errors import Conflict
 from openpat.store.audit import Actor
 from openpat.store.repositories.audit import AuditRepository
@@ -51,11 +52,13 @@ class UnitOfWork:
         actor: Actor,
         reason: str | None = None,
         now: dt.datetime | None = None,
+        clock: Clock = SYSTEM,
     ) -> None:
         self._factory = session_factory
         self._actor = actor
         self._reason = reason
         self._now = now
+        self._clock = clock
         self._session: Session | None = None
         self.committed = False
 
@@ -64,8 +67,7 @@ class UnitOfWork:
         session = self._factory()
         session.info["actor"] = self._actor
         session.info["reason"] = self._reason
-        if self._now is not None:
-            session.info["now"] = self._now
+        session.info["clock"] = self.now
         self._session = session
         self.studies = StudyRepository(session)
         self.sites = SiteRepository(session)
@@ -110,7 +112,7 @@ class UnitOfWork:
         self.session.info["actor"] = actor
 
     def now(self) -> dt.datetime:
-        return self._now or dt.datetime.now(dt.UTC)
+        return self._now or self._clock.now()
 
     @contextmanager
     def reason(self, text: str) -> Iterator[None]:

@@ -15,7 +15,11 @@ actual control.
   0.5 for an incorrect one, 1 for "don't know".
 
 Confidence intervals are Wald intervals (estimate +/- z * SE) with the variance formulas of
-the two papers as implemented in the R package BI (Mercaldo, Schwartz).
+the two papers as implemented in the R package BI (Mercaldo, Schwartz), truncated to the
+index's range: [-1, 1] for Bang's index, [0, 1] for James's. Near the ends of the range (few
+guesses, nearly all correct) the plain Wald interval runs past them (to 1.10, say), which no
+value of the index can reach; the truncated limits say the same thing without the impossible
+part. The truncation is openpat's presentation rule, not part of the papers.
 
 References
 ----------
@@ -36,6 +40,7 @@ from scipy.stats import norm
 
 from openpat.errors import InvalidInput
 
+INTERVAL_METHOD = "Wald interval (estimate ± z·SE), truncated to the index's range"
 JAMES_WEIGHTS = np.array([[0.0, 0.5], [0.5, 0.0]])  # guess rows x actual columns
 BANG_SUCCESS = 0.2  # |Bang BI| <= 0.2: consistent with successful blinding (Bang 2004)
 
@@ -110,8 +115,9 @@ def blinding_indices(
     )
 
 
-def _interval(estimate: float, se: float, z: float) -> IndexEstimate:
-    return IndexEstimate(estimate, se, estimate - z * se, estimate + z * se)
+def _interval(estimate: float, se: float, z: float, bounds: tuple[float, float]) -> IndexEstimate:
+    low, high = bounds
+    return IndexEstimate(estimate, se, max(low, estimate - z * se), min(high, estimate + z * se))
 
 
 def _bang(x: npt.NDArray[np.int64], arm: int, z: float) -> IndexEstimate:
@@ -124,7 +130,7 @@ def _bang(x: npt.NDArray[np.int64], arm: int, z: float) -> IndexEstimate:
     var = (
         p_treatment * (1 - p_treatment) + p_control * (1 - p_control) + 2 * p_treatment * p_control
     ) / n
-    return _interval(estimate, float(np.sqrt(var)), z)
+    return _interval(estimate, float(np.sqrt(var)), z, (-1.0, 1.0))
 
 
 def _james(x: npt.NDArray[np.int64], z: float) -> IndexEstimate:
@@ -149,4 +155,4 @@ def _james(x: npt.NDArray[np.int64], z: float) -> IndexEstimate:
         4 * chance_sum**2
     )
     second = dk * (1 - dk) - (1 - dk) * (1 + kappa) * (dk + (1 - dk) * (1 + kappa) / 4)
-    return _interval(estimate, float(np.sqrt((first + second) / n)), z)
+    return _interval(estimate, float(np.sqrt((first + second) / n)), z, (0.0, 1.0))

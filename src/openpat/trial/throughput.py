@@ -122,9 +122,9 @@ def compare(
     rooms: int | Sequence[Room],
     facilitators: int | Sequence[Facilitator],
     site: Site,
+    start: dt.date,
     weeks: int = 1,
     max_sessions_per_day: int | None = None,
-    start: dt.date | None = None,
     visit: str | None = None,
     kb: KnowledgeBase | None = None,
     time_limit_s: float = 1.0,
@@ -137,9 +137,9 @@ def compare(
     all the site's open days and hours) or the planner's own objects.
     ``max_sessions_per_day`` is every facilitator's daily maximum of dosing sessions
     (default: 1 for counted facilitators, as given for objects). ``start`` is the first day
-    of the horizon (default the coming Monday); ``visit`` the dosing visit measured (default
-    each protocol's first dosing visit). ``time_limit_s`` bounds each CP-SAT run. See the
-    module for what is measured."""
+    of the horizon (pick a week without public holidays); ``visit`` the dosing visit
+    measured (default each protocol's first dosing visit). ``time_limit_s`` bounds each
+    CP-SAT run. See the module for what is measured."""
     if weeks < 1:
         raise InvalidInput.for_field("weeks", "must be at least 1")
     if time_limit_s <= 0:
@@ -147,9 +147,6 @@ def compare(
     kb = kb or knowledge.default()
     room_list = _rooms(rooms)
     team = _team(facilitators, max_sessions_per_day, site)
-    if start is None:
-        today = dt.date.today()
-        start = today + dt.timedelta(days=-today.weekday() % 7)
     days = 7 * weeks
     open_days = [
         d

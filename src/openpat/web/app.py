@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         trial_api,
     ):
         app.include_router(api.router, prefix="/api/v1")
+    app.include_router(studies_api.sites_router, prefix="/api/v1")
     for pages in (
         auth_pages,
         study_pages,

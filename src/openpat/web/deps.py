@@ -143,6 +143,9 @@ Unblinder = Annotated[auth.ActiveSession, Depends(Require(Permission.EMERGENCY_U
 ScheduleReader = Annotated[auth.ActiveSession, Depends(Require(Permission.SCHEDULE_READ))]
 ScheduleManager = Annotated[auth.ActiveSession, Depends(Require(Permission.SCHEDULE_MANAGE))]
 GuessEnterer = Annotated[auth.ActiveSession, Depends(Require(Permission.GUESS_ENTER))]
+EligibilityOverrider = Annotated[
+    auth.ActiveSession, Depends(Require(Permission.ELIGIBILITY_OVERRIDE))
+]
 
 
 def get_uow(platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:

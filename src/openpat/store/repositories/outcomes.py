@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openpat.store.models import FormLink, InstrumentResponse, Participant, SafetyAlert
@@ -43,6 +43,10 @@ class AlertRepository:
         self.session.add(alert)
         self.session.flush()
         return alert
+
+    def count_for_response(self, response_id: int) -> int:
+        stmt = select(func.count()).where(SafetyAlert.response_id == response_id)
+        return int(self.session.scalar(stmt) or 0)
 
     def listing(
         self,

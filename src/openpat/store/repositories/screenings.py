@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpat.store.models import Screening
+from openpat.store.models import EligibilityOverride, Screening
 
 
 class ScreeningRepository:
@@ -25,6 +25,30 @@ class ScreeningRepository:
             .limit(limit)
         )
         return self.session.scalars(stmt).all()
+
+    def latest_for(self, participant_id: int, protocol: str) -> Screening | None:
+        """The participant's newest screening against one eligibility template."""
+        stmt = (
+            select(Screening)
+            .where(Screening.participant_id == participant_id, Screening.protocol == protocol)
+            .order_by(Screening.created_at.desc(), Screening.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def override_of(self, screening_id: int) -> EligibilityOverride | None:
+        stmt = (
+            select(EligibilityOverride)
+            .where(EligibilityOverride.screening_id == screening_id)
+            .order_by(EligibilityOverride.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def add_override(self, override: EligibilityOverride) -> EligibilityOverride:
+        self.session.add(override)
+        self.session.flush()
+        return override
 
     def add(self, screening: Screening) -> Screening:
         self.session.add(screening)

@@ -45,6 +45,15 @@ class StudyRepository:
         )
         return self.session.scalars(stmt).all()
 
+    def studies_of_site(self, site_id: int) -> Sequence[int]:
+        """The ids of the studies the site takes part in."""
+        stmt = (
+            select(StudySite.study_id)
+            .where(StudySite.site_id == site_id)
+            .order_by(StudySite.study_id)
+        )
+        return self.session.scalars(stmt).all()
+
     def link_site(self, study_id: int, site_id: int) -> None:
         if self.session.get(StudySite, (study_id, site_id)) is None:
             self.session.add(StudySite(study_id=study_id, site_id=site_id))

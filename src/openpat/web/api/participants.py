@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from openpat.services import participants
+from openpat.services import eligibility, participants
+from openpat.services.eligibility import EligibilityRead, OverrideIn
 from openpat.services.ids import MAX_ID, Id
 from openpat.services.participants import (
     IdentityRead,
@@ -19,6 +20,7 @@ from openpat.services.participants import (
 )
 from openpat.trial.pathway import ParticipantStatus
 from openpat.web.deps import (
+    EligibilityOverrider,
     IdentityReader,
     IdentityWriter,
     ParticipantReader,
@@ -76,6 +78,27 @@ def change_status(
     )
     uow.commit()
     return changed
+
+
+@router.get("/participants/{participant_id}/eligibility")
+def get_eligibility(participant_id: Id, active: ParticipantReader, uow: UowDep) -> EligibilityRead:
+    """What the latest screening against the protocol's eligibility template allows."""
+    return eligibility.eligibility(
+        uow=uow, principal=active.principal, participant_id=participant_id
+    )
+
+
+@router.post("/participants/{participant_id}/eligibility-override", status_code=201)
+def override_eligibility(
+    participant_id: Id, body: OverrideIn, active: EligibilityOverrider, uow: UowDep
+) -> EligibilityRead:
+    """An investigator lets the participant be enrolled and randomised despite the latest
+    screening's verdict, with a reason (audited; shown on the participant's page)."""
+    done = eligibility.override(
+        uow=uow, principal=active.principal, participant_id=participant_id, override_in=body
+    )
+    uow.commit()
+    return done
 
 
 @router.get("/participants/{participant_id}/identity")

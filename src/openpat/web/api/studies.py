@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openpat.services import studies
+from openpat.services import outcomes, studies
 from openpat.services.ids import Id
-from openpat.services.studies import StudyDashboard, StudyRead
-from openpat.web.deps import StudyReader, UowDep
+from openpat.services.outcomes import StudyAlerts
+from openpat.services.studies import CrisisTextUpdate, SiteRead, StudyDashboard, StudyRead
+from openpat.web.deps import AlertManager, AlertReader, StudyReader, UowDep
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 
@@ -25,3 +26,28 @@ def get_study(study_id: Id, active: StudyReader, uow: UowDep) -> StudyRead:
 @router.get("/{study_id}/dashboard")
 def get_dashboard(study_id: Id, active: StudyReader, uow: UowDep) -> StudyDashboard:
     return studies.dashboard(uow=uow, principal=active.principal, study_id=study_id)
+
+
+@router.get("/{study_id}/alerts")
+def get_study_alerts(study_id: Id, active: AlertReader, uow: UowDep) -> StudyAlerts:
+    """Open safety alerts, highest level first, and the latest acknowledged (with who and
+    when): what the study dashboard shows."""
+    studies.get_study(uow=uow, principal=active.principal, study_id=study_id)
+    return outcomes.study_alerts(uow=uow, principal=active.principal, study_id=study_id)
+
+
+sites_router = APIRouter(prefix="/sites", tags=["studies"])
+
+
+@sites_router.put("/{site_id}/crisis-text")
+def put_crisis_text(
+    site_id: Id, body: CrisisTextUpdate, active: AlertManager, uow: UowDep
+) -> SiteRead:
+    """Set the crisis text a participant of this site reads when their answers raised a
+    safety alert; an empty text goes back to openpat's default (which names no number)."""
+    with uow.reason("site crisis text changed"):
+        site = studies.set_crisis_text(
+            uow=uow, principal=active.principal, site_id=site_id, update=body
+        )
+    uow.commit()
+    return site

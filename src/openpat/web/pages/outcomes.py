@@ -15,10 +15,11 @@ from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Principal
 from openpat.services import instruments as instrument_service
-from openpat.services import outcomes
+from openpat.services import outcomes, studies
 from openpat.services.ids import Id
 from openpat.services.outcomes import (
     AlertAcknowledge,
+    AlertRead,
     AnswersUpdate,
     ResponseCreate,
     ResponseRead,
@@ -26,6 +27,7 @@ from openpat.services.outcomes import (
     Timeline,
 )
 from openpat.services.runtime import Actor
+from openpat.services.studies import CrisisTextUpdate
 from openpat.store.uow import UnitOfWork
 from openpat.web.deps import (
     PUBLIC,
@@ -185,13 +187,14 @@ async def _post_form(
                 response_id=response_id,
                 update=AnswersUpdate(answers=answers, position=target),
             )
+            sent = None
             if action in ("submit", "submit-all"):
-                outcomes.submit(uow=uow, principal=principal, response_id=response_id)
+                sent = outcomes.submit(uow=uow, principal=principal, response_id=response_id)
         uow.commit()
-        if action in ("submit", "submit-all"):
+        if sent is not None:
             if by_link:
-                return _link_gone_thanks(request)
-            return RedirectResponse("/me?saved=submitted", status_code=303)
+                return _link_gone_thanks(request, sent.crisis_text)
+            return RedirectResponse(f"/me/forms/{response_id}/sent", status_code=303)
     except (ValidationError, OpenPatError) as exc:
         uow.rollback()
         errors, status_code = form_problems(exc, "answer")
@@ -214,13 +217,33 @@ async def _post_form(
     return RedirectResponse(f"{form_url}{suffix}", status_code=303)
 
 
-def _link_gone_thanks(request: Request) -> Response:
+SENT_MESSAGE = "Thank you: your answers have been sent to your study team."
+
+
+def _link_gone_thanks(request: Request, crisis_text: str | None) -> Response:
+    return render(
+        request,
+        "outcomes/link_done.html",
+        {"title": "Questionnaire", "message": SENT_MESSAGE, "crisis_text": crisis_text},
+    )
+
+
+@router.get("/me/forms/{response_id}/sent")
+def my_form_sent(request: Request, response_id: Id, active: SelfService, uow: UowDep) -> Response:
+    """Right after sending a form: thanks, and the site's crisis text if the answers raised a
+    safety alert."""
+    crisis = outcomes.crisis_text_after_submission(
+        uow=uow, principal=active.principal, response_id=response_id
+    )
     return render(
         request,
         "outcomes/link_done.html",
         {
             "title": "Questionnaire",
-            "message": "Thank you: your answers have been sent to your study team.",
+            "nav_key": "me",
+            "message": SENT_MESSAGE,
+            "crisis_text": crisis,
+            "back": "/me",
         },
     )
 
@@ -377,6 +400,7 @@ def _enter_page(
     request: Request, r: ResponseRead, errors: list[FieldProblem], status_code: int = 200
 ) -> Response:
     defn = instruments.definition(knowledge.default(), r.instrument)
+    answers = r.answers or {}
     return render(
         request,
         "outcomes/enter.html",
@@ -385,7 +409,9 @@ def _enter_page(
             "nav_key": "participants",
             "r": r,
             "items": outcomes.items(defn),
-            "answers": r.answers or {},
+            "answers": answers,
+            "shown": outcomes.asked(defn, answers),
+            "gates": outcomes.gates(defn),
             "sheet": defn.scoring.rating_sheet,
             "errors": errors,
         },
@@ -430,7 +456,12 @@ async def enter_post(
         errors, status_code = form_problems(exc, "answers")
         return _enter_page(request, r, errors, status_code)
     if form.get("action") == "submit":
-        return RedirectResponse(f"/participants/{r.participant_id}?saved=scored#outcomes", 303)
+        # the participant page says what submitting did: scored, or saved and not scored
+        # (and why), and any safety alert raised
+        return RedirectResponse(
+            f"/participants/{r.participant_id}?saved=submitted&response={response_id}#outcomes",
+            303,
+        )
     return RedirectResponse(f"/responses/{response_id}/enter", status_code=303)
 
 
@@ -464,6 +495,19 @@ def alerts_page(request: Request, active: AlertReader, uow: UowDep) -> Response:
     status = request.query_params.get("status", "open")
     wanted = status if status in ("open", "acknowledged") else "open"
     found = outcomes.list_alerts(uow=uow, principal=active.principal, status=wanted)  # type: ignore[arg-type]
+    return _alerts_page(request, uow, active.principal, found, wanted, [])
+
+
+def _alerts_page(
+    request: Request,
+    uow: UnitOfWork,
+    principal: Principal,
+    found: list[AlertRead],
+    status: str,
+    errors: list[FieldProblem],
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
     return render(
         request,
         "outcomes/alerts.html",
@@ -471,11 +515,49 @@ def alerts_page(request: Request, active: AlertReader, uow: UowDep) -> Response:
             "title": "Safety alerts",
             "nav_key": "alerts",
             "alerts": found,
-            "status": wanted,
-            "can_manage": active.principal.has(Permission.ALERT_MANAGE),
-            "errors": [],
+            "status": status,
+            "can_manage": principal.has(Permission.ALERT_MANAGE),
+            "crisis_sites": studies.crisis_text_sites(uow=uow, principal=principal),
+            "errors": errors,
+            **extra,
         },
+        status_code=status_code,
     )
+
+
+@router.post("/sites/{site_id}/crisis-text")
+def crisis_text_page(
+    request: Request,
+    site_id: Id,
+    active: AlertManager,
+    uow: UowDep,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        with uow.reason("site crisis text changed"):
+            studies.set_crisis_text(
+                uow=uow,
+                principal=active.principal,
+                site_id=site_id,
+                update=CrisisTextUpdate.model_validate({"text": text}),
+            )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "text")
+        found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
+        return _alerts_page(
+            request,
+            uow,
+            active.principal,
+            found,
+            "open",
+            errors,
+            status_code,
+            error_site=site_id,
+            typed_text=text,
+        )
+    return RedirectResponse("/alerts?saved=crisis-text#crisis-text", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
@@ -499,18 +581,14 @@ def acknowledge_page(
         uow.rollback()
         errors, status_code = form_problems(exc, "note")
         found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
-        return render(
+        return _alerts_page(
             request,
-            "outcomes/alerts.html",
-            {
-                "title": "Safety alerts",
-                "nav_key": "alerts",
-                "alerts": found,
-                "status": "open",
-                "can_manage": True,
-                "errors": errors,
-                "error_alert": alert_id,
-            },
-            status_code=status_code,
+            uow,
+            active.principal,
+            found,
+            "open",
+            errors,
+            status_code,
+            error_alert=alert_id,
         )
     return RedirectResponse("/alerts?saved=acknowledged", status_code=303)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -11,7 +10,7 @@ from pydantic import ValidationError
 
 from openpat.errors import FieldProblem, NotFound, OpenPatError
 from openpat.security import Permission
-from openpat.services import participants, studies
+from openpat.services import eligibility, participants, studies
 from openpat.services.auth import ActiveSession
 from openpat.services.ids import MAX_ID, Id
 from openpat.services.participants import (
@@ -23,7 +22,13 @@ from openpat.services.participants import (
 from openpat.services.runtime import UnitOfWork
 from openpat.services.studies import today_at_site
 from openpat.trial.pathway import ALLOWED_TRANSITIONS, PATHWAY_ORDER, ParticipantStatus
-from openpat.web.deps import IdentityWriter, ParticipantReader, ParticipantWriter, UowDep
+from openpat.web.deps import (
+    EligibilityOverrider,
+    IdentityWriter,
+    ParticipantReader,
+    ParticipantWriter,
+    UowDep,
+)
 from openpat.web.pages.forms import form_problems
 from openpat.web.pages.outcomes import participant_outcomes
 from openpat.web.templating import render
@@ -130,6 +135,23 @@ def participant_create(
         "email": email,
         "phone": phone,
     }
+    entered = [year_of_birth, sex, prescreen_date, full_name, date_of_birth, email, phone]
+    if not any(value.strip() for value in entered):
+        # an empty form (a stray click on Register) registers nobody
+        return _new_form(
+            request,
+            study,
+            errors=[
+                FieldProblem(
+                    "form",
+                    "the form is empty: enter at least the pre-screening date, the year of "
+                    "birth or the participant's name",
+                )
+            ],
+            values=values,
+            can_identity=can_identity,
+            status_code=422,
+        )
     identity: dict[str, Any] | None = None
     if full_name.strip() or date_of_birth or email or phone:
         identity = {
@@ -174,10 +196,12 @@ def _detail(
     *,
     errors: list[FieldProblem] | None = None,
     form: str | None = None,
+    typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     principal = active.principal
     p = participants.get_participant(uow=uow, principal=principal, participant_id=participant_id)
+    possible = sorted(ALLOWED_TRANSITIONS[p.status], key=PATHWAY_ORDER.index)
     study = studies.get_study(uow=uow, principal=principal, study_id=p.study_id)
     site_timezone = next(s.timezone for s in study.sites if s.id == p.site_id)
     can_identity = principal.can(Permission.IDENTITY_READ, study_id=p.study_id, site_id=p.site_id)
@@ -208,10 +232,20 @@ def _detail(
                 Permission.PARTICIPANT_WRITE, study_id=p.study_id, site_id=p.site_id
             ),
             "can_audit": principal.has(Permission.AUDIT_READ),
-            "next_statuses": sorted(ALLOWED_TRANSITIONS[p.status], key=PATHWAY_ORDER.index),
+            # only the moves possible from here; consent and randomisation have their own
+            # forms on the trial record, so the menu links to them instead
+            "next_statuses": [s for s in possible if s not in OWN_FORM],
+            "own_form_steps": [(s, OWN_FORM[s]) for s in possible if s in OWN_FORM],
+            "eligibility": eligibility.eligibility(
+                uow=uow, principal=principal, participant_id=participant_id
+            ),
+            "can_override": principal.can(
+                Permission.ELIGIBILITY_OVERRIDE, study_id=p.study_id, site_id=p.site_id
+            ),
+            "typed": typed or {},
             # The default date is today where the participant's site is (the service checks
             # dates against the same day).
-            "today": today_at_site(site_timezone, dt.datetime.now(dt.UTC)).isoformat(),
+            "today": today_at_site(site_timezone, uow.now()).isoformat(),
             "errors": errors or [],
             "error_form": form,
             "saved": request.query_params.get("saved"),
@@ -256,9 +290,48 @@ def participant_status(
             uow,
             errors=errors,
             form="status",
+            typed={"status": status, "on_date": on_date, "reason": reason},
             status_code=status_code,
         )
     return RedirectResponse(f"/participants/{participant_id}?saved=status", status_code=303)
+
+
+@router.post("/participants/{participant_id}/eligibility-override")
+def participant_eligibility_override(
+    request: Request,
+    participant_id: Id,
+    active: EligibilityOverrider,
+    uow: UowDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        eligibility.override(
+            uow=uow,
+            principal=active.principal,
+            participant_id=participant_id,
+            override_in=eligibility.OverrideIn.model_validate({"reason": reason}),
+        )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "reason")
+        return _detail(
+            request,
+            participant_id,
+            active,
+            uow,
+            errors=errors,
+            form="override",
+            typed={"override_reason": reason},
+            status_code=status_code,
+        )
+    return RedirectResponse(f"/participants/{participant_id}?saved=override", status_code=303)
+
+
+OWN_FORM = {
+    ParticipantStatus.CONSENTED: "record the signed consent on the trial record",
+    ParticipantStatus.RANDOMISED: "randomise on the trial record",
+}
 
 
 @router.post("/participants/{participant_id}/identity")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, OpenPatError
+from openpat.errors import FieldProblem, InvalidInput, OpenPatError
 from openpat.knowledge.schema import PSYCHIATRIC_CONDITIONS
 from openpat.services import screening
 from openpat.services.ids import Id
@@ -47,7 +47,6 @@ def _form(
             "values": values,
             "med_rows": [meds[i] if i < len(meds) else {} for i in range(rows)],
             "errors": errors or [],
-            "fresh": errors is None,
         },
         status_code=status_code,
     )
@@ -128,7 +127,41 @@ def profile_from_form(form: dict[str, Any], lists: dict[str, list[str]]) -> dict
         med["taper_allowed"] = _choice(at("med_taper"))
         meds.append(med)
     profile["medications"] = meds if form.get("medications_recorded") else None
+    _refuse_entries_without_their_history(form, lists, meds)
     return profile
+
+
+def _refuse_entries_without_their_history(
+    form: dict[str, Any], lists: dict[str, list[str]], meds: list[dict[str, Any]]
+) -> None:
+    """Entries in a section whose "taken" box is not ticked: the profile would keep that
+    section unknown and drop them, so the form refuses instead and keeps what was typed."""
+    problems = []
+    sections = (
+        ("diagnoses_recorded", "Diagnoses recorded", bool(form.get("diagnoses", "").strip())),
+        (
+            "personal_history_recorded",
+            "Personal history taken",
+            bool(lists.get("personal_history")),
+        ),
+        (
+            "family_history_recorded",
+            "First-degree family history taken",
+            bool(lists.get("family_history")),
+        ),
+        ("medications_recorded", "Medication history taken", bool(meds)),
+    )
+    for box, label, entered in sections:
+        if entered and not form.get(box):
+            problems.append(
+                FieldProblem(
+                    box,
+                    f"entries were made but '{label}' is not ticked: tick it if the history "
+                    "was taken (the entries are the whole list), or clear the entries",
+                )
+            )
+    if problems:
+        raise InvalidInput("some sections have entries without their history", fields=problems)
 
 
 @router.post("/screening")
@@ -136,12 +169,11 @@ async def create_screening(request: Request, active: ScreeningWriter, uow: UowDe
     raw = await request.form()
     form = {k: str(v) for k, v in raw.items()}
     lists = {k: [str(v) for v in raw.getlist(k)] for k in raw}
-    profile = profile_from_form(form, lists)
-    values = {**form, **{k: v for k, v in lists.items() if k.endswith("history")}}
-    values["medications"] = profile["medications"] or [
-        {"name": n} for n in lists.get("med_name", []) if n.strip()
-    ]
+    values: dict[str, Any] = {**form, **{k: v for k, v in lists.items() if k.endswith("history")}}
+    values["medications"] = [_typed_row(lists, i) for i in range(len(lists.get("med_name", [])))]
+    values["medications"] = [m for m in values["medications"] if any(m.values())]
     try:
+        profile = profile_from_form(form, lists)
         body = ScreeningCreate(
             participant_id=form.get("participant_id") or 0,
             protocol=form.get("protocol", ""),
@@ -158,6 +190,24 @@ async def create_screening(request: Request, active: ScreeningWriter, uow: UowDe
         errors, status = form_problems(exc, "profile")
         return _form(request, uow, active, values=values, errors=errors, status_code=status)
     return RedirectResponse(f"/screenings/{created.id}", status_code=303)
+
+
+def _typed_row(lists: dict[str, list[str]], i: int) -> dict[str, Any]:
+    """One medication row as typed, to show again after a refusal (nothing is lost)."""
+
+    def at(key: str) -> str:
+        values = lists.get(key, [])
+        return values[i].strip() if i < len(values) else ""
+
+    taper = {"yes": True, "no": False}.get(at("med_taper"))
+    return {
+        "name": at("med_name"),
+        "dose": at("med_dose"),
+        "unit": at("med_unit"),
+        "since": at("med_since"),
+        "last_dose": at("med_last_dose"),
+        "taper_allowed": taper,
+    }
 
 
 @router.get("/screenings/{screening_id}")

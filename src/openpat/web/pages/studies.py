@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from openpat.security import Permission
-from openpat.services import studies
+from openpat.services import outcomes, studies
 from openpat.services.ids import Id
 from openpat.web.deps import Account, StudyReader, UowDep
 from openpat.web.templating import render
@@ -32,6 +34,8 @@ def home(request: Request, active: Account, uow: UowDep) -> Response:
 def dashboard(request: Request, study_id: Id, active: StudyReader, uow: UowDep) -> Response:
     board = studies.dashboard(uow=uow, principal=active.principal, study_id=study_id)
     peak = max((c.count for c in board.by_status), default=0) or 1
+    alerts = outcomes.study_alerts(uow=uow, principal=active.principal, study_id=study_id)
+    now = uow.now()
     return render(
         request,
         "dashboard.html",
@@ -41,5 +45,19 @@ def dashboard(request: Request, study_id: Id, active: StudyReader, uow: UowDep) 
             "peak": peak,
             "study_id": study_id,
             "nav_key": "dashboard",
+            "alerts": alerts,
+            "can_read_alerts": active.principal.can(Permission.ALERT_READ, study_id=study_id),
+            "age": lambda then: age_text(now - then),
         },
     )
+
+
+def age_text(elapsed: dt.timedelta) -> str:
+    """How long ago, as a person says it: "40 min", "5 h 10 min", "3 days"."""
+    minutes = max(0, int(elapsed.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{hours // 24} days"

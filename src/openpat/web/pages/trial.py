@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, NotFound, OpenPatError, RuleViolation
+from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError, RuleViolation
 from openpat.security import Permission
 from openpat.services import participants, schedule, studies, trial
 from openpat.services.auth import ActiveSession
@@ -173,10 +173,8 @@ def _trial_page(
             "held_dosing": held_dosing,
             "guess_options": trial.guess_options(protocol.arms) if protocol else [],
             "can": can,
-            "today": today_at_site(site.timezone, dt.datetime.now(dt.UTC)).isoformat(),
-            "now_local": dt.datetime.now(dt.UTC)
-            .astimezone(site_zone(site.timezone))
-            .strftime("%Y-%m-%dT%H:%M"),
+            "today": today_at_site(site.timezone, uow.now()).isoformat(),
+            "now_local": uow.now().astimezone(site_zone(site.timezone)).strftime("%Y-%m-%dT%H:%M"),
             "errors": errors or [],
             "error_form": form,
             "revealed": revealed,
@@ -275,7 +273,14 @@ async def randomise_form(
     on_date = str(data.get("on_date") or "") or None
     reason = str(data.get("reason") or "") or "randomised"
 
+    confirmed = str(data.get("confirm") or "") == "yes"
+
     def action() -> None:
+        if not confirmed:
+            # randomisation cannot be undone: the page asks for an explicit confirmation
+            raise InvalidInput.for_field(
+                "confirm", "tick the confirmation to randomise (the arm cannot be redrawn)"
+            )
         body = trial.RandomiseIn.model_validate(
             {"on_date": on_date, "factors": factors, "reason": reason}
         )
@@ -409,7 +414,7 @@ def calendar_page(
     if not study.sites:
         raise NotFound("the study has no sites")
     chosen = next((s for s in study.sites if s.id == site), study.sites[0])
-    first = start or _monday(today_at_site(chosen.timezone, dt.datetime.now(dt.UTC)))
+    first = start or _monday(today_at_site(chosen.timezone, uow.now()))
     cal = schedule.calendar(uow=uow, principal=principal, site_id=chosen.id, start=first, days=7)
     days = [first + dt.timedelta(days=k) for k in range(7)]
     # one row per room or facilitator, one cell per day, each cell its bookings
