@@ -14,10 +14,17 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
-    """One bad field: where it is (dotted path) and what is wrong with it."""
+    """One bad field: where it is (dotted path, for scripts) and what is wrong with it;
+    ``label`` names it as people read it (pages and the command line show that)."""
 
     field: str
     message: str
+
+    @property
+    def label(self) -> str:
+        from openpat.labels import label_for
+
+        return label_for(self.field)
 
 
 def field_problems(errors: Iterable[Mapping[str, Any]]) -> list[FieldProblem]:

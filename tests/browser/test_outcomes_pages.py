@@ -71,7 +71,7 @@ def test_participant_completes_a_phq9_on_a_phone_over_two_sittings(
     # the coordinator sees the score and band
     log_in(page, demo_server, "coordinator")
     page.goto(f"{demo_server}/participants/{participant_id}#outcomes")
-    row = page.get_by_test_id("response-PHQ-9-week 12")
+    row = page.get_by_test_id("response-PHQ-9-Week 12")
     expect(row).to_contain_text("8")
     expect(row).to_contain_text("mild")
     expect(page.locator("figure.timeline")).not_to_have_count(0)
@@ -120,7 +120,8 @@ def test_rater_fills_in_the_caps5_scoring_sheet(demo_server: str, page: Page) ->
     page.goto(f"{demo_server}/participants/{participant_id}")
     page.locator("#outcomes summary", has_text="Enter a rating").click()
     page.locator("#rate-instrument").select_option("caps-5")
-    page.locator("#rate-visit").fill("week 18")
+    page.locator("#rate-visit").select_option("-unscheduled-")
+    page.locator("#rate-unscheduled").fill("week 18")
     page.get_by_role("button", name="Start rating").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Clinician-Administered PTSD")
     b1 = page.locator("fieldset.sheet-item").first

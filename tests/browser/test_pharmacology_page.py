@@ -83,7 +83,7 @@ def test_an_unreachable_design_target_is_refused_with_the_field_named(
     log_in(page, demo_server, "investigator")
     page.goto(f"{demo_server}/pharmacology?d_target_intensity=12&d_duration=30min#design")
     alert = page.locator("#design").get_by_role("alert")
-    expect(alert).to_contain_text("target")
+    expect(alert).to_contain_text("Target intensity")
     expect(page.locator("#pk-design-form input[name=d_target_intensity]")).to_have_value("12")
 
 
@@ -91,5 +91,39 @@ def test_a_negative_dose_is_refused_with_the_field_named(demo_server: str, page:
     log_in(page, demo_server, "facilitator")
     page.goto(f"{demo_server}/pharmacology?r0_substance=dmt&r0_dose=-5mg&subjects=10")
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("regimens[0].doses[0].amount")
+    expect(alert).to_contain_text("Regimen 1 dose")  # the field's label, not a request path
     expect(page.get_by_label("Regimen 1 dose")).to_have_value("-5mg")
+
+
+def test_a_dose_above_the_cited_ceiling_is_refused_and_one_above_the_studied_range_flagged(
+    demo_server: str, page: Page
+) -> None:
+    log_in(page, demo_server, "facilitator")
+    page.goto(f"{demo_server}/pharmacology?r0_substance=mdma&r0_dose=5000mg&subjects=10")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Regimen 1 dose")
+    expect(alert).to_contain_text("above the most openpat will simulate: 150 mg")
+    page.goto(
+        f"{demo_server}/pharmacology?r0_substance=dmt&r0_salt=fumarate&r0_dose=25mg"
+        "&r1_substance=psilocybin&r1_dose=25mg&subjects=50"
+    )
+    expect(page.locator("#pk-warnings")).to_contain_text(
+        "above the highest dose studied for this model (7–20 mg"
+    )
+    psilocybin = page.locator("#pk-summary tbody tr", has_text="psilocybin")
+    expect(psilocybin).to_contain_text("typical subject only")
+
+
+def test_axis_titles_stay_clear_of_wide_tick_numbers(demo_server: str, page: Page) -> None:
+    log_in(page, demo_server, "facilitator")
+    # an LSD microdose: plasma ticks such as 0.00625 are wide
+    page.goto(f"{demo_server}/pharmacology?r0_substance=lsd&r0_dose=1.6ug&subjects=0")
+    expect(page.locator("#pk-chart svg")).to_have_count(2)
+    gaps = page.evaluate(
+        """() => [...document.querySelectorAll('#pk-chart svg')].flatMap(svg => {
+            const title = svg.querySelector('text.axis-title').getBoundingClientRect();
+            return [...svg.querySelectorAll('text.tick:not(.time)')].map(
+                t => t.getBoundingClientRect().left - title.right);
+        })"""
+    )
+    assert gaps and min(gaps) >= 4, gaps

@@ -37,7 +37,7 @@ def test_version() -> None:
 def test_upgrade_is_idempotent(env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "up to date (revision 0006)" in result.output
+    assert "up to date (revision 0007)" in result.output
 
 
 def test_demo_load_prints_the_logins_and_is_idempotent(env: str) -> None:
@@ -87,7 +87,7 @@ def test_users_add_creates_a_user_who_can_log_in(env: str, monkeypatch: pytest.M
         (["--role", "boss"], "--role: unknown role 'boss'", 2),
         (
             ["--role", "coordinator", "--study", "42"],
-            "memberships[0].study_id: no study with id 42",
+            "Membership 1: study: no study with id 42",
             2,
         ),
         (["--role", "participant"], "participant role needs the participant's id", 2),

@@ -122,3 +122,62 @@ def test_pk_validation_markdown_is_the_page_table() -> None:
     assert result.exit_code == 0, result.output
     page = (Path(__file__).parents[2] / "docs" / "validation.md").read_text(encoding="utf-8")
     assert result.output in page
+
+
+def test_pk_simulate_refuses_a_dose_above_the_ceiling_naming_the_option() -> None:
+    result = runner.invoke(app, ["pk", "simulate", "--substance", "mdma", "--dose", "5000mg"])
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "--dose 5000mg: 5,000 mg (hydrochloride) is above the most openpat will simulate" in text
+    assert "150 mg (hydrochloride)" in text and "de-la-torre-2000" in text
+    assert "Traceback" not in result.output
+
+
+def test_pk_simulate_warns_outside_the_studied_range_and_says_when_there_is_no_range() -> None:
+    above = runner.invoke(
+        app, ["pk", "simulate", "--substance", "dmt", "--dose", "25mg", "--format", "json"]
+    )
+    assert above.exit_code == 0, above.output
+    data = json.loads(above.output)
+    assert data["variability"] is True
+    assert "above the highest dose studied for this model (7–20 mg" in data["warnings"][0]
+    text = runner.invoke(
+        app, ["pk", "simulate", "--substance", "psilocybin", "--dose", "25mg", "--subjects", "50"]
+    )
+    assert text.exit_code == 0, text.output
+    flat = " ".join(text.output.split())
+    assert "population p50" not in flat  # no rows of identical percentiles
+    assert "Population (50 subjects): typical subject only: this model has no" in flat
+
+
+def test_pk_design_says_when_few_subjects_stay_in_the_band() -> None:
+    result = runner.invoke(
+        app, ["pk", "design", "--substance", "dmt", "--target-intensity", "8", "--subjects", "200"]
+    )
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "Read with care: Only" in flat and "no pump or dose limit binds" in flat
+
+
+def test_pk_plot_labels_stay_clear_of_the_tick_numbers_and_line_up() -> None:
+    from openpat.cli.pharmacology import _figure
+    from openpat.services import pharmacology as service
+
+    request = service.SimulationCreate(
+        regimens=[service.RegimenIn(substance="lsd", doses=[service.DoseIn(amount="1.6ug")])],
+        subjects=20,
+    )
+    fig = _figure(service.simulate_regimens(request))
+    fig.canvas.draw()  # lay the figure out as it is saved
+    renderer = fig.canvas.get_renderer()
+    lefts = []
+    for ax in fig.axes:
+        label = ax.yaxis.label.get_window_extent(renderer)
+        low, high = ax.get_ylim()
+        shown = [t for t in ax.get_yticklabels() if low <= t.get_position()[1] <= high]
+        assert shown
+        for tick in shown:
+            box = tick.get_window_extent(renderer)
+            assert label.x1 + 2 <= box.x0, (ax.get_ylabel(), tick.get_text())
+        lefts.append(round(label.x0))
+    assert len(set(lefts)) == 1  # the panels' labels line up

@@ -330,7 +330,10 @@ def test_guesses_feed_the_blinding_indices(platform: Platform) -> None:
             principal=_role(Role.UNBLINDED_STATISTICIAN, t.study_id),
             study_id=t.study_id,
         )
-    (group,) = report.groups
+    # every kind of guesser has its group; only the participants guessed here
+    assert [g.guesser for g in report.groups] == ["participant", "facilitator", "rater"]
+    group, *others = report.groups
+    assert [g.n for g in others] == [0, 0] and "No rater guesses" in others[1].reading
     n_active = sum(1 for a in arms.values() if a == "dmt")
     assert group.counts == [[n_active, 0], [0, 8 - n_active], [0, 0]]
     assert group.bang_active.estimate == 1.0 and group.bang_control.estimate == 1.0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from openpat import knowledge
-from openpat.errors import InvalidInput
+from openpat.errors import InvalidInput, RuleViolation
 from openpat.pharmacology import library
 from openpat.pharmacology.model import Dose, PKPDModel
 from openpat.pharmacology.simulate import SimulationResult, simulate
@@ -282,3 +282,12 @@ def test_the_first_fit_plan_is_kept_when_cp_sat_finds_nothing_in_time(
     (r,) = compare([demos["psilocybin"]], rooms=1, facilitators=2, site=SITE, start=START, kb=KB)
     assert r.status == "UNKNOWN" and r.plan_source == "first-fit"
     assert r.booked == r.first_fit == r.bound == 5
+
+
+def test_an_arm_dose_above_the_cited_ceiling_is_refused_naming_the_dose() -> None:
+    active = {"id": "x", "label": "X", "kind": "active", "substance": "mdma", "route": "oral"}
+    arms = [{"id": "p", "label": "P", "kind": "placebo"}, active | {"doses": [{"amount_mg": 5000}]}]
+    with pytest.raises(RuleViolation) as caught:
+        dosing_minutes(_protocol(json.dumps(arms)), "dosing", KB)
+    assert caught.value.fields[0].field == "arms.1.doses.0.amount_mg"
+    assert "above the most openpat will simulate" in caught.value.message

@@ -593,7 +593,9 @@ def test_registration_dates_in_the_future_name_the_field(
     )
     error = _error(dob, 422)
     assert _fields(error) == {"identity.date_of_birth": "is in the future"}
-    assert error["message"].startswith("identity.date_of_birth")
+    # the message in the reader's words; the path stays in "field" for scripts
+    assert error["message"].startswith("Date of birth: ")
+    assert error["fields"][0]["label"] == "Date of birth"
     mismatch = client.post(
         url,
         json={
@@ -604,7 +606,7 @@ def test_registration_dates_in_the_future_name_the_field(
         headers=headers,
     )
     assert (
-        "does not match year_of_birth 1980"
+        "does not match the year of birth 1980"
         in _fields(_error(mismatch, 422))["identity.date_of_birth"]
     )
     next_year = TEST_NOW.year + 1
@@ -653,7 +655,7 @@ def test_a_status_change_off_the_pathway_is_refused_with_a_message(
     )
     error = _error(backwards, 422)
     assert error["code"] == "rule_violation"
-    assert error["message"].startswith("status: ")
+    assert error["message"].startswith("New status: ")
     assert "'Follow-up' cannot move to 'Pre-screen'" in error["message"]
     assert "Completed" in error["message"]  # says what is allowed instead
     future = client.post(
@@ -718,7 +720,7 @@ def test_user_creation_problems_name_the_field(client: TestClient, demo_platform
         duplicate = client.post("/api/v1/users", json={**good, "username": taken}, headers=headers)
         error = _error(duplicate, 409)
         assert error["code"] == "conflict"
-        assert error["message"].startswith("username: ")
+        assert error["message"].startswith("Username: ")
         assert "'coordinator' already exists" in error["message"]
     bad_name = client.post(
         "/api/v1/users", json={**good, "username": "No Spaces!"}, headers=headers
@@ -775,6 +777,6 @@ def test_pages_refuse_numbers_no_record_can_have(client: TestClient) -> None:
     ):
         response = client.post("/admin/users", data={**form, "study_id": study_id}, headers=headers)
         assert response.status_code == 422, (study_id, response.status_code)
-        assert "<strong>study_id</strong>" in response.text
+        assert "<strong>Study</strong>" in response.text
         assert problem in response.text
     assert "new.person" not in client.get("/api/v1/users").text

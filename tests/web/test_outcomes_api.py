@@ -24,7 +24,9 @@ def _own_participant_id(client: TestClient) -> int:
 def _send(client: TestClient, participant_id: int, **body: Any) -> dict[str, Any]:
     headers = _as(client, "coordinator")
     response = client.post(
-        "/api/v1/responses", json={"participant_id": participant_id, **body}, headers=headers
+        "/api/v1/responses",
+        json={"participant_id": participant_id, "unscheduled": True, **body},
+        headers=headers,
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -106,14 +108,26 @@ def test_blinded_rater_enters_a_madrs_and_sees_only_their_ratings(client: TestCl
     assert (
         client.post(
             "/api/v1/responses",
-            json={"participant_id": pid, "instrument": "PHQ-9", "visit": "w1", "source": "rater"},
+            json={
+                "participant_id": pid,
+                "instrument": "PHQ-9",
+                "visit": "w1",
+                "unscheduled": True,
+                "source": "rater",
+            },
             headers=headers,
         ).status_code
         == 422
     )
     missing_blind = client.post(
         "/api/v1/responses",
-        json={"participant_id": pid, "instrument": "MADRS", "visit": "week 1", "source": "rater"},
+        json={
+            "participant_id": pid,
+            "instrument": "MADRS",
+            "visit": "week 1",
+            "unscheduled": True,
+            "source": "rater",
+        },
         headers=headers,
     )
     assert missing_blind.status_code == 422
@@ -123,6 +137,7 @@ def test_blinded_rater_enters_a_madrs_and_sees_only_their_ratings(client: TestCl
             "participant_id": pid,
             "instrument": "MADRS",
             "visit": "week 1",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": True,
         },
@@ -171,6 +186,7 @@ def test_cssrs_intent_raises_a_high_alert_the_investigator_sees_and_acknowledges
             "participant_id": pid,
             "instrument": "C-SSRS",
             "visit": "dosing day 1",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": False,
         },
@@ -215,6 +231,7 @@ def test_timeline_marks_baseline_response_and_remission(client: TestClient) -> N
                 "participant_id": pid,
                 "instrument": "MADRS",
                 "visit": visit,
+                "unscheduled": True,
                 "source": "rater",
                 "rater_blinded": True,
             },
@@ -239,7 +256,7 @@ def test_demo_timelines_agree_with_the_madrs_rules(client: TestClient) -> None:
     login(client, "investigator")
     timeline = client.get(f"/api/v1/participants/{pid}/timelines/madrs").json()
     base, *later = timeline["points"]
-    assert base["visit"] == "baseline" and later
+    assert base["visit"].lower() == "baseline" and later
     for point in later:
         assert point["change"] == point["total"] - base["total"]
         assert point["response"] is (point["total"] <= base["total"] / 2)
@@ -252,7 +269,13 @@ def test_a_blinded_rater_cannot_open_self_reports_by_id(client: TestClient) -> N
     headers = _as(client, "coordinator")
     staff = client.post(
         "/api/v1/responses",
-        json={"participant_id": pid, "instrument": "GAD-7", "visit": "week 2", "source": "staff"},
+        json={
+            "participant_id": pid,
+            "instrument": "GAD-7",
+            "visit": "week 2",
+            "unscheduled": True,
+            "source": "staff",
+        },
         headers=headers,
     ).json()
     client.put(
@@ -293,6 +316,7 @@ def test_an_incomplete_cssrs_raises_an_alert_it_cannot_rule_out(client: TestClie
             "participant_id": pid,
             "instrument": "C-SSRS",
             "visit": "week 1",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": False,
         },
@@ -318,6 +342,7 @@ def test_a_rater_fills_in_the_caps5_scoring_sheet(client: TestClient) -> None:
             "participant_id": pid,
             "instrument": "CAPS-5",
             "visit": "baseline",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": True,
         },
@@ -360,6 +385,7 @@ def test_a_rater_fills_in_the_caps5_scoring_sheet(client: TestClient) -> None:
             "participant_id": pid,
             "instrument": "MADRS",
             "visit": "baseline",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": True,
         },
@@ -384,6 +410,7 @@ def test_the_caps5_entry_page_proposes_severity_from_the_sheet(client: TestClien
             "participant_id": pid,
             "instrument": "CAPS-5",
             "visit": "week 8",
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": True,
         },

@@ -26,8 +26,10 @@ def test_register_form_names_the_bad_field_and_keeps_the_input(client: TestClien
         },
     )
     assert response.status_code == 422
-    assert "identity.date_of_birth" in response.text
-    assert "does not match year_of_birth 1990" in response.text
+    # the field by its label, never its machine path
+    assert "<strong>Date of birth</strong>" in response.text
+    assert "identity.date_of_birth" not in response.text
+    assert "does not match the year of birth 1990" in response.text
     assert 'value="Kim Example"' in response.text
     assert _count(client) == before
 
@@ -237,3 +239,47 @@ def test_the_participant_page_shows_the_eligibility_and_an_override(client: Test
     assert 'data-testid="override"' in response.text
     assert "Medication list confirmed with the GP today" in response.text
     assert client.get(f"/api/v1/participants/{pid}/eligibility").json()["allowed"] is True
+
+
+def test_the_booking_form_keeps_the_date_in_the_window_and_asks_for_a_room_only_if_needed(
+    client: TestClient,
+) -> None:
+    login(client, "coordinator")
+    pid = _first(client, "randomised")
+    plan = client.get(f"/api/v1/participants/{pid}/schedule").json()
+    page = client.get(f"/participants/{pid}/trial").text
+    form = page.split('id="booking"', 1)[1]
+    bookable = [v for v in plan["visits"] if v["minutes"] and not v["booking"] and not v["done_on"]]
+    first = bookable[0]
+    date_input = form.split('id="book-date"', 1)[1].split(">", 1)[0]
+    assert f'max="{first["latest"]}"' in date_input
+    assert f'min="{max(first["earliest"], plan["today"])}"' in date_input
+    for v in bookable:
+        option = form.split(f'<option value="{v["visit"]}"', 1)[1].split(">", 1)[0]
+        assert f'data-room="{"yes" if v["room"] else "no"}"' in option
+    room_field = form.split('id="book-room-field"', 1)[1].split(">", 1)[0]
+    assert ("hidden" in room_field) is (not first["room"])
+
+
+def test_a_refused_status_names_the_field_once(client: TestClient) -> None:
+    csrf = login(client, "coordinator")
+    pid = _first(client, "follow_up")
+    response = client.post(
+        f"/participants/{pid}/status",
+        data={
+            "csrf_token": csrf,
+            "status": "prescreen",
+            "on_date": "2026-12-01",
+            "reason": "x y z",
+        },
+    )
+    assert response.status_code == 422
+    assert "status: status:" not in response.text.lower()
+    assert "<strong>New status</strong>" in response.text
+
+
+def test_a_refusal_for_want_of_a_permission_names_no_permission_code(client: TestClient) -> None:
+    login(client, "rater")
+    response = client.get("/admin/users")
+    assert response.status_code == 403
+    assert "user.manage" not in response.text and "managing user accounts" in response.text

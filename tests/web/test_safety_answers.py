@@ -34,6 +34,7 @@ def _rating(client: TestClient, pid: int, instrument: str, visit: str) -> int:
             "participant_id": pid,
             "instrument": instrument,
             "visit": visit,
+            "unscheduled": True,
             "source": "rater",
             "rater_blinded": False,
         },

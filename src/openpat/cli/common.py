@@ -14,6 +14,7 @@ from rich.console import Console
 
 from openpat.clock import Clock
 from openpat.errors import OpenPatError
+from openpat.labels import readable, shown_field
 
 if TYPE_CHECKING:
     from openpat.services.runtime import Actor, Platform
@@ -44,9 +45,11 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except OpenPatError as exc:
             details = [
-                f"\n  {p.field}: {p.message}" for p in exc.fields if p.message not in exc.message
+                f"\n  {shown_field(p.field)}: {p.message}"
+                for p in exc.fields
+                if p.message not in exc.message
             ]
-            fail(exc.message + "".join(details), EXIT_CODES.get(exc.code, 1))
+            fail(readable(exc.message) + "".join(details), EXIT_CODES.get(exc.code, 1))
             raise  # unreachable: fail() exits
 
     return wrapper

@@ -1,42 +1,102 @@
-"""The ``openpat`` command."""
+"""The ``openpat`` command.
+
+Each command group lives in its own module and is imported only when a command line names
+it: ``openpat --version`` and ``openpat --help`` then start in a fraction of a second
+instead of importing SciPy, SQLAlchemy and OR-Tools for every group
+(``benchmarks/cli_startup.py``).
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from openpat import __version__
-from openpat.cli import (
-    audit,
-    db,
-    demo,
-    instruments,
-    knowledge,
-    pharmacology,
-    screening,
-    trial,
-    users,
-)
 from openpat.cli.common import console, handles_errors, platform
+
+# name: (module, its Typer, the group's help). The help is what ``openpat --help`` lists
+# without importing the module; tests/cli/test_startup.py checks it is the module's own.
+GROUPS: dict[str, tuple[str, str, str]] = {
+    "db": ("openpat.cli.db", "app", "Database schema (migrations)."),
+    "demo": ("openpat.cli.demo", "app", "The synthetic demo study."),
+    "users": ("openpat.cli.users", "app", "User accounts."),
+    "audit": ("openpat.cli.audit", "app", "The audit trail."),
+    "substances": (
+        "openpat.cli.knowledge",
+        "substances_app",
+        "Study substances: durations, doses, PK, legal status.",
+    ),
+    "meds": (
+        "openpat.cli.knowledge",
+        "meds_app",
+        "Medications participants take: brands, classes, half-lives.",
+    ),
+    "references": (
+        "openpat.cli.knowledge",
+        "references_app",
+        "The bibliography every fact cites.",
+    ),
+    "knowledge": (
+        "openpat.cli.knowledge",
+        "knowledge_app",
+        "The knowledge base: version, validation, interactions, instruments, published trials.",
+    ),
+    "screen": (
+        "openpat.cli.screening",
+        "app",
+        "Screen a candidate: protocol eligibility, drug interactions, dated washout plan.",
+    ),
+    "pk": (
+        "openpat.cli.pharmacology",
+        "app",
+        "PK/PD simulation, session length and IV infusion design.",
+    ),
+    "instruments": (
+        "openpat.cli.instruments",
+        "app",
+        "Questionnaires: list, show and score responses.",
+    ),
+    "trial": ("openpat.cli.trial", "trial_app", "Trial protocols."),
+    "schedule": ("openpat.cli.trial", "schedule_app", "Room and facilitator scheduling."),
+}
+
+
+class _NotLoaded(TyperGroup):
+    """A group's stand-in: its name and help, for the listing and shell completion."""
+
+
+def load_group(name: str) -> TyperGroup:
+    """The command group ``name``, imported and built as Typer builds a sub-app."""
+    module, attribute, _ = GROUPS[name]
+    group = typer.main.get_group(getattr(importlib.import_module(module), attribute))
+    group.name = name
+    return group
+
+
+class _LazyGroups(TyperGroup):
+    """The root command: each group is imported when a command line names it."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, (_, _, help_text) in GROUPS.items():
+            self.commands[name] = _NotLoaded(name=name, help=help_text)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        if args and isinstance(self.commands.get(args[0]), _NotLoaded):
+            self.commands[args[0]] = load_group(args[0])
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
     name="openpat",
     help="openpat: psychedelic-assisted therapy research and clinics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=_LazyGroups,
 )
-app.add_typer(db.app, name="db")
-app.add_typer(demo.app, name="demo")
-app.add_typer(users.app, name="users")
-app.add_typer(audit.app, name="audit")
-app.add_typer(knowledge.substances_app, name="substances")
-app.add_typer(knowledge.meds_app, name="meds")
-app.add_typer(knowledge.references_app, name="references")
-app.add_typer(knowledge.knowledge_app, name="knowledge")
-app.add_typer(screening.app, name="screen")
-app.add_typer(pharmacology.app, name="pk")
-app.add_typer(instruments.app, name="instruments")
-app.add_typer(trial.trial_app, name="trial")
-app.add_typer(trial.schedule_app, name="schedule")
 
 
 def _version(value: bool) -> None:

@@ -62,6 +62,38 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}g}"
 
 
+def _with_options(exc: Exception, labels: dict[str, str]) -> Exception:
+    """The error with request fields (``regimens[0].doses[1].rate``) named as the options the
+    user typed (``--infusion 1.4mg/min:30min``); ``labels`` lists the most specific first."""
+    from openpat.errors import FieldProblem, OpenPatError
+
+    if not isinstance(exc, OpenPatError) or not exc.fields:
+        return exc
+
+    def label(field: str) -> str:
+        for key, text in labels.items():
+            if field == key or field.startswith((f"{key}.", f"{key}[")):
+                return text
+        return field
+
+    fields = [FieldProblem(label(p.field), p.message) for p in exc.fields]
+    return type(exc)(f"{fields[0].field}: {fields[0].message}", fields=fields)
+
+
+def _option_labels(doses: list[str], infusions: list[str]) -> dict[str, str]:
+    """Request fields → the options that set them (most specific first)."""
+    given = [f"--dose {d}" for d in doses] + [f"--infusion {i}" for i in infusions]
+    labels = {f"regimens[0].doses[{i}]": text for i, text in enumerate(given)}
+    labels |= {
+        "regimens[0].doses": "--dose/--infusion (all together)",
+        "regimens[0].substance": "--substance",
+        "regimens[0].salt": "--salt",
+        "regimens[0].route": "--route",
+        "weight_kg": "--weight",
+    }
+    return labels
+
+
 @app.command("simulate")
 @handles_errors
 def simulate_command(
@@ -93,7 +125,10 @@ def simulate_command(
         threshold=threshold,
         weight_kg=weight,
     )
-    result = service.simulate_regimens(request)
+    try:
+        result = service.simulate_regimens(request)
+    except Exception as exc:
+        raise _with_options(exc, _option_labels(dose, infusion)) from None
     if plot is not None:
         _plot(result, plot)
     if fmt is Format.JSON:
@@ -106,6 +141,9 @@ def simulate_command(
             "effect": reg["effect"],
             "subjects": result["subjects"],
             "seed": result["seed"],
+            "variability": reg["variability"],
+            "variability_note": reg["variability_note"],
+            "warnings": reg["warnings"],
             "notes": reg["notes"],
             "grid": {
                 "time_min": result["time_min"],
@@ -132,7 +170,9 @@ def simulate_command(
         _fmt(t["peak_effect"]),
         _fmt(t["session_length_min"]),
     )
-    for key, block in (reg["population"] or {}).items():
+    # identical percentile rows say nothing: a model without variability gets a sentence
+    percentiles = (reg["population"] or {}) if reg["variability"] else {}
+    for key, block in percentiles.items():
         table.add_row(
             f"population {key}",
             _fmt(block.get("cmax_ng_per_ml")),
@@ -146,13 +186,30 @@ def simulate_command(
             f"Effect: {reg['effect']['name']} ({reg['effect']['unit']}); session ends "
             f"when it stays below {reg['threshold']}."
         )
+    if reg["population"] and not reg["variability"]:
+        console.print(f"Population ({result['subjects']} subjects): {reg['variability_note']}.")
     for note in reg["notes"]:
         console.print(f"[yellow]{note}[/]")
+    for warning in reg["warnings"]:
+        console.print(f"[bold yellow]Read with care:[/] {warning}")
     if plot is not None:
         console.print(f"Plot written to {plot}")
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = _figure(result)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise InvalidInput.for_field("--plot", f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)
+
+
+def _figure(result: dict[str, Any]) -> Any:
+    """The curves as a matplotlib figure: plasma, and the effect when there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -199,13 +256,13 @@ def _plot(result: dict[str, Any], path: Path) -> None:
             ax.set_ylabel(f"{reg['effect']['name']} ({reg['effect']['unit']})")
     axes[0][0].legend(loc="upper right", fontsize=8)
     axes[-1][0].set_xlabel("time after first dose (min); band: 5th–95th percentile")
+    for row in axes:
+        # plain tick numbers (no offset or exponent text that the label could run into)
+        row[0].ticklabel_format(axis="y", style="plain", useOffset=False)
+        row[0].yaxis.labelpad = 8
     fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise InvalidInput.for_field("--plot", f"cannot write {path}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
+    fig.align_ylabels(axes[:, 0])  # one x position for every panel's label, left of all ticks
+    return fig
 
 
 def _nan(values: list[float | None]) -> list[float]:
@@ -228,20 +285,28 @@ def design_command(
     fmt: Format = typer.Option(Format.TEXT, "--format"),
 ) -> None:
     """Design a bolus + stepwise IV infusion that reaches and holds a target effect."""
-    result = service.design(
-        service.DesignCreate(
-            substance=substance,
-            target_intensity=target_intensity,
-            target_ng_per_ml=target_conc,
-            duration=duration,
-            salt=salt,
-            max_rate=max_rate,
-            max_total=max_total,
-            max_bolus=max_bolus,
-            subjects=subjects,
-            seed=seed,
+    try:
+        result = service.design(
+            service.DesignCreate(
+                substance=substance,
+                target_intensity=target_intensity,
+                target_ng_per_ml=target_conc,
+                duration=duration,
+                salt=salt,
+                max_rate=max_rate,
+                max_total=max_total,
+                max_bolus=max_bolus,
+                subjects=subjects,
+                seed=seed,
+            )
         )
-    )
+    except Exception as exc:
+        labels = {
+            name: "--" + name.replace("_", "-")
+            for name in ("max_rate", "max_total", "max_bolus", "duration", "salt", "subjects")
+        }
+        labels |= {"target_intensity": "--target-intensity", "target": "--target-intensity"}
+        raise _with_options(exc, labels) from None
     if fmt is Format.JSON:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -273,6 +338,8 @@ def design_command(
                 else ""
             )
         )
+    for warning in result["warnings"]:
+        console.print(f"[bold yellow]Read with care:[/] {warning}")
 
 
 @app.command("models")

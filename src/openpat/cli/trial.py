@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -19,8 +20,12 @@ from rich.table import Table
 from openpat.cli.common import cli_actor, console, handles_errors, platform
 from openpat.errors import InvalidInput, NotFound
 from openpat.security import Principal
-from openpat.services import schedule, trial
-from openpat.services.runtime import UnitOfWork
+
+if TYPE_CHECKING:
+    from openpat.services.runtime import UnitOfWork
+
+# The services are imported by the commands: protocols need no OR-Tools, and neither group
+# is imported for another's command (openpat.cli.main loads groups lazily).
 
 trial_app = typer.Typer(help="Trial protocols.", no_args_is_help=True)
 schedule_app = typer.Typer(help="Room and facilitator scheduling.", no_args_is_help=True)
@@ -42,6 +47,8 @@ def load_protocol(
     reason: str = typer.Option("protocol version loaded", help="Reason for the audit trail."),
 ) -> None:
     """Load a protocol version for a study."""
+    from openpat.services import trial
+
     if not path.is_file():
         raise InvalidInput.for_field("path", f"{path} does not exist")
     with platform() as plat, plat.uow(actor=cli_actor()) as uow:
@@ -75,6 +82,8 @@ def plan(
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan without saving bookings."),
 ) -> None:
     """Book every unbooked visit that needs a room or facilitators, inside its window."""
+    from openpat.services import schedule
+
     first = _from(start)
     with platform() as plat, plat.uow(actor=cli_actor()) as uow:
         study_id = _study_id(uow, study)
@@ -119,6 +128,8 @@ def plan(
 @handles_errors
 def throughput() -> None:
     """Dosing sessions per room per week for IV DMT, psilocybin, MDMA and LSD."""
+    from openpat.services import schedule
+
     with console.status("planning one week for each substance..."):
         result = schedule.throughput()
     console.print(

@@ -336,11 +336,16 @@ def demo_outcomes(
     ]
     for n, (index, person) in enumerate(treated):
         start = next(s.on_date for s in person.steps if s.status is ParticipantStatus.IN_TREATMENT)
+        # the schedule's baseline is the day of randomisation; the follow-up weeks count from
+        # the dosing session
+        randomised = next(
+            s.on_date for s in person.steps if s.status is ParticipantStatus.RANDOMISED
+        )
         baseline_madrs = int(rng.integers(26, 38))
         baseline_phq = int(rng.integers(14, 23))
         keep = float(rng.uniform(0.2, 0.95))  # share of symptoms left at week 6
         for visit, offset in _VISITS:
-            day = start + dt.timedelta(days=offset)
+            day = randomised if visit == "baseline" else start + dt.timedelta(days=offset)
             if day > today:  # not yet
                 continue
             fraction = 1.0 - (1.0 - keep) * offset / 42
@@ -374,5 +379,5 @@ def demo_outcomes(
             cssrs = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)  # passive and non-specific thoughts
         elif n == 4:
             cssrs = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0)  # intent: a high-level alert
-        found.append(DemoResponse(index, "c-ssrs", "baseline", "rater", False, cssrs, start))
+        found.append(DemoResponse(index, "c-ssrs", "baseline", "rater", False, cssrs, randomised))
     return found

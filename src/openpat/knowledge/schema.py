@@ -489,11 +489,54 @@ class PkTarget(Cited):
     held: bool = True
 
 
+#: Units a dose bound may be written in (a mass, or a mass per kg of body weight).
+DOSE_UNITS = ("mg", "µg", "g", "mg/kg", "µg/kg")
+
+
+class PkStudiedDoses(Cited):
+    """The single doses in the data a model was built from (its source studies). A regimen
+    outside them is simulated with a warning that the prediction is an extrapolation.
+    ``amount`` is left out when the sources do not establish the range (the note says why);
+    the engine then says that the studied range is not recorded."""
+
+    amount: Range | None = None
+    salt_form: SaltForm
+    administration: ShortText  # e.g. "single IV boluses", "single oral doses"
+    infusions: bool = False  # whether the sources gave IV infusions as well
+
+    @model_validator(mode="after")
+    def _dose_unit(self) -> PkStudiedDoses:
+        if self.amount is not None and self.amount.unit not in DOSE_UNITS:
+            raise ValueError(f"amount must be in a dose unit ({', '.join(DOSE_UNITS)})")
+        return self
+
+
+class PkDoseCeiling(Cited):
+    """The most openpat will simulate: the highest dose given to people in a cited study, or
+    a label's maximum. ``applies_to: bolus`` bounds each dose given at once (an IV bolus or
+    an oral dose); ``session`` bounds everything a regimen gives. ``basis`` says what the
+    figure is (e.g. "highest IV bolus given in a cited human study")."""
+
+    applies_to: Literal["bolus", "session"]
+    amount: Range
+    salt_form: SaltForm
+    basis: ShortText
+
+    @model_validator(mode="after")
+    def _single_dose_unit(self) -> PkDoseCeiling:
+        if self.amount.unit not in DOSE_UNITS:
+            raise ValueError(f"amount must be in a dose unit ({', '.join(DOSE_UNITS)})")
+        if self.amount.low != self.amount.high:
+            raise ValueError("a ceiling is one figure (value), not a range")
+        return self
+
+
 class PkModel(Cited):
     """A compartmental PK(/PD) model. ``simulate: true`` means openpat's pharmacology
     package builds a simulator from it (parameter names: CL, V1, Q, V2, Q3, V3 or k10, k12,
     k13, k21, k31 with V1 in L/kg; ka, F, tlag; ke0, EC50e, gamma, Emax; Vmax, Km; ktol,
-    C50tol; MW of the analyte)."""
+    C50tol; MW of the analyte). ``studied_doses`` and ``dose_ceilings`` say when to distrust
+    or refuse a simulation (docs/pharmacology.md)."""
 
     id: Id
     structure: ShortText
@@ -507,6 +550,8 @@ class PkModel(Cited):
     effect: PkEffectScale | None = None
     method: Literal["published", "fitted"] = "published"
     validation: list[PkTarget] = Field(default_factory=list)
+    studied_doses: PkStudiedDoses | None = None
+    dose_ceilings: list[PkDoseCeiling] = Field(default_factory=list)
 
     def parameter(self, name: str) -> PkParameter | None:
         return next((p for p in self.parameters if p.name == name), None)

@@ -16,9 +16,11 @@ from openpat.knowledge.schema import PkModel, PkParameter
 from openpat.pharmacology.model import (
     INTRAVENOUS,
     Absorption,
+    DoseCeiling,
     EffectModel,
     Elimination,
     PKPDModel,
+    StudiedDoses,
     Tolerance,
 )
 
@@ -192,6 +194,33 @@ def build(entry: ModelEntry) -> PKPDModel:
         title=m.structure,
         refs=tuple(m.refs),
         provenance=m.method,
+        studied_doses=_studied(m),
+        dose_ceilings=tuple(
+            DoseCeiling(
+                applies_to=c.applies_to,
+                amount=c.amount.high,
+                unit=c.amount.unit,
+                salt=str(c.salt_form),
+                basis=c.basis,
+                refs=tuple(c.refs),
+            )
+            for c in m.dose_ceilings
+        ),
+    )
+
+
+def _studied(m: PkModel) -> StudiedDoses | None:
+    s = m.studied_doses
+    if s is None:
+        return None
+    return StudiedDoses(
+        low=None if s.amount is None else s.amount.low,
+        high=None if s.amount is None else s.amount.high,
+        unit=(s.amount.unit if s.amount is not None else "mg"),
+        salt=str(s.salt_form),
+        administration=s.administration,
+        refs=tuple(s.refs),
+        infusions=s.infusions,
     )
 
 

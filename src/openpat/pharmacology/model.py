@@ -127,6 +127,45 @@ class Elimination:
         check_range("Km", self.km_mg_per_l, field="elimination.km_mg_per_l")
 
 
+#: Units a dose bound may be written in: mg per unit, and whether it is per kg of weight.
+DOSE_UNITS: dict[str, tuple[float, bool]] = {
+    "mg": (1.0, False),
+    "µg": (1e-3, False),
+    "g": (1000.0, False),
+    "mg/kg": (1.0, True),
+    "µg/kg": (1e-3, True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StudiedDoses:
+    """The single doses given in the studies a model was built from: ``low``–``high``
+    ``unit`` of ``salt`` (both ``None`` when the sources do not establish them), given as
+    ``administration`` (e.g. "single IV boluses"); ``infusions`` when they included any."""
+
+    low: float | None
+    high: float | None
+    unit: str
+    salt: str
+    administration: str
+    refs: tuple[str, ...] = ()
+    infusions: bool = False  # whether the sources gave IV infusions as well
+
+
+@dataclass(frozen=True, slots=True)
+class DoseCeiling:
+    """The most openpat will simulate, from a cited source: ``amount`` ``unit`` of ``salt``
+    for each dose given at once (``applies_to="bolus"``) or for a whole regimen
+    (``"session"``); ``basis`` says what the figure is."""
+
+    applies_to: Literal["bolus", "session"]
+    amount: float
+    unit: str
+    salt: str
+    basis: str
+    refs: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class PKPDModel:
     """A population PK/PD model for one substance (and its analyte).
@@ -159,6 +198,8 @@ class PKPDModel:
     title: str = ""
     refs: tuple[str, ...] = ()
     provenance: str = ""
+    studied_doses: StudiedDoses | None = None
+    dose_ceilings: tuple[DoseCeiling, ...] = ()
 
     def __post_init__(self) -> None:
         check_range("CL", self.cl_l_per_min, field="CL")
@@ -197,6 +238,23 @@ class PKPDModel:
                 raise InvalidInput.for_field("omega", "must be symmetric")
             if np.linalg.eigvalsh(omega).min() < -1e-12:
                 raise InvalidInput.for_field("omega", "must be positive semi-definite")
+        bounds: list[tuple[str, str, str, tuple[float | None, ...]]] = []
+        if self.studied_doses is not None:
+            s = self.studied_doses
+            bounds.append(("studied_doses", s.unit, s.salt, (s.low, s.high)))
+        for i, c in enumerate(self.dose_ceilings):
+            bounds.append((f"dose_ceilings[{i}]", c.unit, c.salt, (c.amount,)))
+        for where, unit, salt, values in bounds:
+            if unit not in DOSE_UNITS:
+                raise InvalidInput.for_field(
+                    f"{where}.unit", f"{unit!r} is not one of {', '.join(DOSE_UNITS)}"
+                )
+            if salt not in self.salts:
+                raise InvalidInput.for_field(
+                    f"{where}.salt", f"{salt!r} is not one of the model's salt forms"
+                )
+            if any(v is not None and not (math.isfinite(v) and v > 0) for v in values):
+                raise InvalidInput.for_field(f"{where}.amount", "must be greater than zero")
 
     @property
     def compartments(self) -> int:

@@ -15,12 +15,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from openpat.errors import InvalidInput
-from openpat.pharmacology import analytic, ode
-from openpat.pharmacology.model import Dose, FloatArray, PKPDModel, Subjects, sample_subjects
+from openpat.pharmacology import analytic, limits, ode
+from openpat.pharmacology.model import (
+    Dose,
+    FloatArray,
+    PKPDModel,
+    Subjects,
+    check_regimen,
+    sample_subjects,
+)
 from openpat.pharmacology.units import NG_PER_ML_PER_MG_PER_L
 
 PERCENTILES = (5.0, 50.0, 95.0)
 DEFAULT_MEMORY_BYTES = 512 * 2**20
+#: Said beside a population figure of a model without between-subject variability, whose
+#: percentiles all equal the typical subject's (read from the model, not from equal numbers).
+NO_VARIABILITY = "typical subject only: this model has no between-subject variability, so no range"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,16 @@ class SimulationResult:
     threshold: float | None
     censored: int = 0  # subjects whose effect was still above the threshold at the end
     notes: list[str] = field(default_factory=list)
+    # when to distrust the result: doses outside those the model was built from
+    warnings: list[str] = field(default_factory=list)
+    # False when the model has no between-subject variability: the percentiles are the
+    # typical subject's and give no range
+    variability: bool = True
+
+    @property
+    def variability_note(self) -> str | None:
+        """What to say beside the population figures of a model without variability."""
+        return None if self.variability else NO_VARIABILITY
 
     def summary(self) -> dict[str, object]:
         """Headline figures (typical subject and population percentiles) as plain values."""
@@ -97,6 +117,8 @@ class SimulationResult:
             "population": self.population.summary(self.percentiles),
             "percentiles": list(self.percentiles),
             "censored": self.censored,
+            "variability": self.variability,
+            "warnings": list(self.warnings),
         }
 
 
@@ -207,6 +229,10 @@ def simulate(
     threshold : effect level for the session length; default the model's own.
     method : ``"auto"`` (closed form when one exists), ``"analytic"`` or ``"ode"``.
 
+    A regimen above the model's cited dose ceilings is refused (``RuleViolation``); one
+    outside the doses the model was built from is simulated with ``warnings`` saying that the
+    prediction is an extrapolation (:mod:`openpat.pharmacology.limits`).
+
     References
     ----------
     Sheiner LB et al. Clin Pharmacol Ther 1979;25:358-371 (effect compartment).
@@ -220,6 +246,10 @@ def simulate(
     for p in percentiles:
         if not 0 <= p <= 100:
             raise InvalidInput.for_field("percentiles", f"{p:g} is not between 0 and 100")
+    regimen = check_regimen(model, regimen)
+    limits.check_ceilings(model, regimen, weight_kg=weight_kg)
+    warnings = limits.studied_range_warnings(model, regimen, weight_kg=weight_kg)
+    variability = bool(model.omega_names)
     grid = analytic.check_times(times if times is not None else default_times(model, regimen))
     pd = model.effect
     level = threshold if threshold is not None else (pd.session_threshold if pd else None)
@@ -248,6 +278,8 @@ def simulate(
             censored=int(np.isnan(typical.session_length_min).sum())
             if typical.session_length_min is not None
             else 0,
+            warnings=warnings,
+            variability=variability,
         )
 
     population = sample_subjects(model, n_subjects, rng, weight_kg=weight_kg)
@@ -280,11 +312,6 @@ def simulate(
     pop = Metrics(running_max * NG_PER_ML_PER_MG_PER_L, running_tmax, peak, session)
     censored = int(np.isnan(session).sum()) if session is not None else 0
     notes = []
-    if not model.omega_names:
-        notes.append(
-            f"{model.id} has no between-subject variability: every virtual subject is the "
-            "typical subject, so the percentiles equal the typical values"
-        )
     if censored:
         notes.append(
             f"{censored} of {n_subjects} subjects were still above the threshold at the end of "
@@ -304,6 +331,8 @@ def simulate(
         level,
         censored=censored,
         notes=notes,
+        warnings=warnings,
+        variability=variability,
     )
 
 

@@ -13,6 +13,10 @@ on/off cycling of the pump). Rates are clipped to [0, max rate] and stop when th
 limit is reached. The model is advanced exactly with the matrix
 exponential of its compartment matrix.
 
+A design is refused when its bolus or total would exceed the model's cited dose ceilings
+(:mod:`openpat.pharmacology.limits`), and it says plainly when the population's share of time
+inside the target band is low (:data:`LOW_SHARE_IN_BAND`), naming the limit that binds.
+
 References
 ----------
 Shafer SL, Gregg KM. Algorithms to rapidly achieve and maintain stable drug concentrations at
@@ -31,8 +35,21 @@ from scipy.linalg import expm
 
 from openpat.errors import InvalidInput
 from openpat.pharmacology import analytic
+from openpat.pharmacology import limits as dose_limits
 from openpat.pharmacology.model import INTRAVENOUS, Dose, FloatArray, PKPDModel, sample_subjects
 from openpat.pharmacology.simulate import SimulationResult, simulate
+
+#: Below this share of time inside the target band a design says it holds too few people
+#: there. openpat's presentation rule (a share under one half means most virtual subjects'
+#: time is outside the band), not a clinical threshold.
+LOW_SHARE_IN_BAND = 0.5
+
+#: How each limit is named when it binds a design.
+LIMIT_NAMES = {
+    "max bolus": "the maximum bolus",
+    "max rate": "the pump's maximum rate",
+    "total dose": "the maximum total dose",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,8 @@ class InfusionDesign:
     typical_share_in_band: float | None
     population_share_in_band: float | None
     population: SimulationResult | None
+    # when to distrust the design: doses outside the model's data, a low share in the band
+    warnings: tuple[str, ...] = ()
 
     @property
     def mean_rate_mg_per_min(self) -> float:
@@ -261,6 +280,17 @@ def design_infusion(
             )
     if not regimen:
         raise InvalidInput.for_field("limits", "allow no drug at all; raise the limits")
+    breach = dose_limits.ceiling_breach(model, regimen)
+    if breach is not None:
+        # the bolus is bounded by the maximum bolus, the total by the maximum total
+        field, what = (
+            ("max_total", "total") if breach.dose_index is None else ("max_bolus", "bolus")
+        )
+        raise breach.error(
+            field,
+            f"the design's {what}, {breach.amount}, would be above the most openpat will "
+            f"simulate: {breach.ceiling}; lower the limit",
+        )
 
     grid = np.linspace(0.0, duration_min, int(duration_min * times_per_min) + 1)
     band_checked = _check_band(band)
@@ -278,6 +308,20 @@ def design_infusion(
             population_share = _population_share(
                 model, regimen, grid, n_subjects, same_draw, band_checked
             )
+    warnings = list(population.warnings if population is not None else [])
+    if population is None:
+        warnings += dose_limits.studied_range_warnings(model, regimen)
+    low = _low_share_warning(
+        model,
+        limits_given=limits,
+        limited=limited,
+        band=band_checked,
+        salt=salt_name,
+        typical=typical_share,
+        population=population_share,
+    )
+    if low:
+        warnings.append(low)
     return InfusionDesign(
         model_id=model.id,
         salt=salt_name,
@@ -293,7 +337,67 @@ def design_infusion(
         typical_share_in_band=typical_share,
         population_share_in_band=population_share,
         population=population,
+        warnings=tuple(warnings),
     )
+
+
+def _low_share_warning(
+    model: PKPDModel,
+    *,
+    limits_given: InfusionLimits,
+    limited: Sequence[str],
+    band: tuple[float, float] | None,
+    salt: str,
+    typical: float | None,
+    population: float | None,
+) -> str | None:
+    """A plain sentence when the share of time inside the band is below
+    :data:`LOW_SHARE_IN_BAND`, naming the limits that bind, or, when none binds, the
+    between-subject variability that spreads the effect."""
+    share = population if population is not None else typical
+    if band is None or share is None or share >= LOW_SHARE_IN_BAND:
+        return None
+    who = (
+        "of the virtual subjects' time"
+        if population is not None
+        else "of the typical subject's time"
+    )
+    text = (
+        f"Only {100 * share:.0f} % {who} during the infusion is inside the target band "
+        f"{band[0]:g}–{band[1]:g}"
+    )
+    values = {
+        "max bolus": f"{dose_limits.number(limits_given.max_bolus_mg or 0.0)} mg {salt}",
+        "max rate": f"{dose_limits.number(limits_given.max_rate_mg_per_min)} mg/min {salt}",
+        "total dose": f"{dose_limits.number(limits_given.max_total_mg)} mg {salt}",
+    }
+    if limited:
+        named = [f"{LIMIT_NAMES[name]} ({values[name]})" for name in limited]
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        text += f"; the design is limited by {listed}"
+        if population is not None and typical is not None and typical < LOW_SHARE_IN_BAND:
+            text += f" (even the typical subject is in the band {100 * typical:.0f} % of the time)"
+        return text
+    spread = ", ".join(
+        f"{_PARAMETER_NAMES.get(name, name)} {100 * np.sqrt(model.omega[i][i]):.0f} %"
+        for i, name in enumerate(model.omega_names)
+    )
+    text += (
+        "; no pump or dose limit binds, so the spread comes from differences between people"
+        + (f" (between-subject variability: {spread})" if spread else "")
+        + ". A design for the typical subject is a starting point to titrate from"
+    )
+    return text
+
+
+_PARAMETER_NAMES = {
+    "CL": "clearance",
+    "V1": "central volume",
+    "EC50": "EC50",
+    "gamma": "Hill coefficient",
+    "ke0": "ke0",
+    "Emax": "Emax",
+}
 
 
 def _check_band(band: Sequence[float] | None) -> tuple[float, float] | None:

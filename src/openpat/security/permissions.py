@@ -65,6 +65,39 @@ class Permission(StrEnum):
     GUESS_ENTER = "guess.enter"  # record a treatment guess after dosing
     ELIGIBILITY_OVERRIDE = "eligibility.override"  # enrol despite the screening, with a reason
 
+    @property
+    def label(self) -> str:
+        """What the permission allows, in words (messages never show the code)."""
+        return _PERMISSION_LABELS[self]
+
+
+_PERMISSION_LABELS = {
+    Permission.ACCOUNT: "using an account",
+    Permission.API_DOCS: "reading the API documentation",
+    Permission.STUDY_READ: "seeing the study",
+    Permission.PARTICIPANT_READ: "seeing participants' study records",
+    Permission.PARTICIPANT_WRITE: "changing participants' study records",
+    Permission.IDENTITY_READ: "seeing participants' identities",
+    Permission.IDENTITY_WRITE: "changing participants' identities",
+    Permission.AUDIT_READ: "reading the audit trail",
+    Permission.USER_MANAGE: "managing user accounts",
+    Permission.SELF_SERVICE: "a participant's own pages",
+    Permission.KNOWLEDGE_READ: "reading the knowledge base",
+    Permission.SCREENING_WRITE: "running eligibility screenings",
+    Permission.OUTCOME_READ: "reading questionnaire answers and scores",
+    Permission.OUTCOME_ENTER: "sending questionnaires and entering ratings",
+    Permission.ALERT_READ: "seeing safety alerts",
+    Permission.ALERT_MANAGE: "acknowledging safety alerts",
+    Permission.PROTOCOL_MANAGE: "loading protocol versions",
+    Permission.RANDOMISE: "randomising participants",
+    Permission.ALLOCATION_READ: "seeing treatment allocations",
+    Permission.EMERGENCY_UNBLIND: "emergency unblinding",
+    Permission.SCHEDULE_READ: "seeing the calendar",
+    Permission.SCHEDULE_MANAGE: "booking visits and setting up rooms and facilitators",
+    Permission.GUESS_ENTER: "recording treatment guesses",
+    Permission.ELIGIBILITY_OVERRIDE: "overriding a screening's verdict",
+}
+
 
 _STAFF = {
     Permission.ACCOUNT,

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 import secrets
 from typing import Any, Literal
 
@@ -20,12 +21,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from openpat import instruments, knowledge
-from openpat.errors import FieldProblem, InvalidInput, NotFound, PermissionDenied
+from openpat.errors import Conflict, FieldProblem, InvalidInput, NotFound, PermissionDenied
 from openpat.instruments import outcomes as change_rules
 from openpat.instruments import ratings
 from openpat.instruments.definition import Definition
 from openpat.security import Membership, Permission, Principal, Role
-from openpat.services import participants, studies
+from openpat.services import participants, schedule, studies
 from openpat.services.ids import Id
 from openpat.store.models import FormLink, InstrumentResponse, Participant, SafetyAlert
 from openpat.store.uow import UnitOfWork
@@ -42,7 +43,20 @@ class ResponseCreate(BaseModel):
 
     participant_id: Id
     instrument: str = Field(min_length=1, max_length=40, examples=["PHQ-9"])
-    visit: str = Field(min_length=1, max_length=60, examples=["baseline", "week 6"])
+    visit: str = Field(
+        min_length=1,
+        max_length=60,
+        examples=["week-6", "Week 6"],
+        description="a visit of the participant's schedule (its id or label); with "
+        "unscheduled, the label of an assessment outside the schedule",
+    )
+    unscheduled: bool = Field(
+        default=False, description="an assessment outside the schedule, labelled as such"
+    )
+    repeat: bool = Field(
+        default=False,
+        description="confirm sending an instrument a second time for the same visit",
+    )
     source: Source = "participant"
     rater_blinded: bool | None = Field(
         default=None, description="for ratings: whether the rater was blind to allocation"
@@ -90,6 +104,10 @@ class ResponseRead(BaseModel):
     abbreviation: str
     name: str
     visit: str
+    scheduled_visit: str | None = Field(
+        default=None, description="the schedule's visit id; None for an unscheduled assessment"
+    )
+    unscheduled: bool = False
     status: Literal["in-progress", "submitted"]
     source: Source
     position: int
@@ -275,6 +293,8 @@ def _read(
         abbreviation=defn.abbreviation,
         name=defn.instrument.name,
         visit=row.visit,
+        scheduled_visit=row.scheduled_visit,
+        unscheduled=row.scheduled_visit is None,
         status=row.status,
         source=row.source,
         position=row.position,
@@ -415,13 +435,16 @@ def create_response(
         )
     if response_in.source != "rater" and response_in.rater_blinded is not None:
         raise InvalidInput.for_field("rater_blinded", "only a rating records rater blinding")
+    scheduled_visit, label = _visit_of(uow, participant, response_in)
+    _refuse_unconfirmed_repeat(uow, participant, defn, scheduled_visit, label, response_in)
     now = uow.now()
     row = uow.responses.add(
         InstrumentResponse(
             study_id=participant.study_id,
             participant_id=participant.id,
             instrument=defn.id,
-            visit=response_in.visit.strip(),
+            visit=label,
+            scheduled_visit=scheduled_visit,
             status="in-progress",
             source=response_in.source,
             answers_json=json.dumps({}),
@@ -434,6 +457,58 @@ def create_response(
         )
     )
     return _read(principal, row, participant, show_answers=True)
+
+
+def visit_key(text: str) -> str:
+    """A visit name reduced for matching: "Week 6", "week-6" and "week_6" are one visit."""
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _visit_of(
+    uow: UnitOfWork, participant: Participant, response_in: ResponseCreate
+) -> tuple[str | None, str]:
+    """The scheduled visit (its id) and the label an assessment is kept under. Before
+    randomisation there is no schedule, so every assessment is unscheduled."""
+    given = response_in.visit.strip()
+    planned = schedule.scheduled_visits(uow, participant)
+    if response_in.unscheduled or planned is None:
+        return None, given
+    for v in planned:
+        if visit_key(given) in (visit_key(v.visit_id), visit_key(v.label)):
+            return v.visit_id, v.label
+    names = ", ".join(f"{v.visit_id} ({v.label})" for v in planned)
+    raise InvalidInput.for_field(
+        "visit",
+        f"{given!r} is not a visit of {participant.code}'s schedule ({names}); pick one, or "
+        "send it as an unscheduled assessment",
+    )
+
+
+def _refuse_unconfirmed_repeat(
+    uow: UnitOfWork,
+    participant: Participant,
+    defn: Definition,
+    scheduled_visit: str | None,
+    label: str,
+    response_in: ResponseCreate,
+) -> None:
+    """Sending the same instrument twice for one visit needs ``repeat`` (a confirmation)."""
+    if response_in.repeat:
+        return
+    for r in uow.responses.for_participant(participant.id, instrument=defn.id):
+        same = (
+            r.scheduled_visit == scheduled_visit
+            if scheduled_visit is not None
+            else r.scheduled_visit is None and visit_key(r.visit) == visit_key(label)
+        )
+        if same:
+            when = (r.submitted_at or r.created_at).date().isoformat()
+            state = "submitted" if r.status == "submitted" else "sent"
+            problem = (
+                f"{defn.abbreviation} was already {state} for {label} on {when}; "
+                "confirm to send it again for the same visit"
+            )
+            raise Conflict(f"repeat: {problem}", fields=[FieldProblem("repeat", problem)])
 
 
 def get_response(*, uow: UnitOfWork, principal: Principal, response_id: int) -> ResponseRead:

@@ -157,7 +157,7 @@ def _check_identity(identity: IdentityIn, *, today: dt.date, year_of_birth: int 
     if year_of_birth is not None and dob.year != year_of_birth:
         raise InvalidInput.for_field(
             "identity.date_of_birth",
-            f"year {dob.year} does not match year_of_birth {year_of_birth}",
+            f"year {dob.year} does not match the year of birth {year_of_birth}",
         )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from openpat import knowledge
 from openpat.errors import InvalidInput, NotFound
-from openpat.pharmacology import library, tci
+from openpat.pharmacology import library, limits, tci
 from openpat.pharmacology.model import INTRAVENOUS, Dose, PKPDModel
 from openpat.pharmacology.simulate import SimulationResult, default_times, simulate
 from openpat.pharmacology.units import (
@@ -115,11 +115,39 @@ def models(kb: knowledge.KnowledgeBase | None = None) -> list[dict[str, Any]]:
                     name: round(float(np.sqrt(model.omega[i][i])) * 100, 1)
                     for i, name in enumerate(model.omega_names)
                 },
+                "studied_doses": _studied(model),
+                "dose_ceilings": [
+                    {
+                        "applies_to": c.applies_to,
+                        "amount": c.amount,
+                        "unit": c.unit,
+                        "salt": c.salt,
+                        "basis": c.basis,
+                        "refs": list(c.refs),
+                    }
+                    for c in model.dose_ceilings
+                ],
                 "note": m.note,
                 "references": _references(kb, _all_refs(m)),
             }
         )
     return found
+
+
+def _studied(model: PKPDModel) -> dict[str, Any] | None:
+    """The doses the model was built from, or None when they are not recorded."""
+    s = model.studied_doses
+    if s is None or s.low is None or s.high is None:
+        return None
+    return {
+        "low": s.low,
+        "high": s.high,
+        "unit": s.unit,
+        "salt": s.salt,
+        "administration": s.administration,
+        "infusions": s.infusions,
+        "refs": list(s.refs),
+    }
 
 
 def _references(kb: knowledge.KnowledgeBase, ids: list[str]) -> list[dict[str, Any]]:
@@ -206,7 +234,11 @@ def simulate_regimens(request: SimulationCreate) -> dict[str, Any]:
         except NotFound as exc:
             raise InvalidInput.for_field(f"{where}.substance", str(exc)) from None
         model = library.build(entry)
-        prepared.append((r, entry, model, regimen(model, r, where)))
+        doses = regimen(model, r, where)
+        breach = limits.ceiling_breach(model, doses, weight_kg=request.weight_kg)
+        if breach is not None:
+            raise breach.error(_dose_field(r, where, breach.dose_index))
+        prepared.append((r, entry, model, doses))
     # one grid for all regimens so they overlay
     if request.hours is not None:
         end = request.hours * 60
@@ -257,6 +289,10 @@ def simulate_regimens(request: SimulationCreate) -> dict[str, Any]:
                 "threshold": res.threshold,
                 "typical": typical,
                 "population": _percentile_block(res) if request.subjects else None,
+                "variability": res.variability,
+                "variability_note": res.variability_note,
+                "warnings": res.warnings,
+                "studied_doses": _studied(model),
                 "censored": res.censored,
                 "notes": res.notes
                 + (
@@ -296,6 +332,14 @@ def simulate_regimens(request: SimulationCreate) -> dict[str, Any]:
             "knowledge_version": kb.version,
         }
     )
+
+
+def _dose_field(r: RegimenIn, where: str, index: int | None) -> str:
+    """The request field a ceiling refusal names: the dose's amount (or rate), or the doses."""
+    if index is None:
+        return f"{where}.doses"
+    part = "rate" if r.doses[index].rate is not None else "amount"
+    return f"{where}.doses[{index}].{part}"
 
 
 def _label(r: RegimenIn, model: PKPDModel) -> str:
@@ -375,6 +419,8 @@ def design(request: DesignCreate) -> dict[str, Any]:
             "limited_by": list(result.limited_by),
             "typical_share_in_band": result.typical_share_in_band,
             "population_share_in_band": result.population_share_in_band,
+            "low_share_threshold": tci.LOW_SHARE_IN_BAND,
+            "warnings": list(result.warnings),
             "subjects": request.subjects,
             "seed": request.seed,
             "time_min": _series(pop.times_min, 8) if pop else None,

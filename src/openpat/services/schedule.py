@@ -225,6 +225,30 @@ def visit_minutes(protocol: Protocol, visit: VisitSpec) -> int | None:
     return dosing_minutes(protocol, visit, knowledge.default())
 
 
+def scheduled_visits(uow: UnitOfWork, participant: Participant) -> list[PlannedVisit] | None:
+    """The participant's scheduled visits, or None before randomisation (no schedule yet)."""
+    row = uow.trial.current_protocol(participant.study_id)
+    if row is None or uow.trial.allocation(participant.id) is None:
+        return None
+    return _planned(uow, participant, current_protocol(uow, participant.study_id)[1])[1]
+
+
+def _assessed_on(uow: UnitOfWork, participant: Participant) -> dict[str, dt.date]:
+    """The first day (site time) each scheduled visit had a questionnaire or rating
+    submitted: an assessment visit is held when its assessments are done."""
+    site = uow.sites.get(participant.site_id)
+    assert site is not None
+    zone = site_zone(site.timezone)
+    found: dict[str, dt.date] = {}
+    for r in uow.responses.for_participant(participant.id):
+        if r.scheduled_visit is None or r.status != "submitted" or r.submitted_at is None:
+            continue
+        day = r.submitted_at.astimezone(zone).date()
+        if r.scheduled_visit not in found or day < found[r.scheduled_visit]:
+            found[r.scheduled_visit] = day
+    return found
+
+
 def _planned(
     uow: UnitOfWork, participant: Participant, protocol: Protocol
 ) -> tuple[dt.date, list[PlannedVisit], dict[str, VisitRecord]]:
@@ -234,7 +258,9 @@ def _planned(
             f"participant: {participant.code} is not randomised yet, so has no visit schedule"
         )
     records = {r.visit_key: r for r in uow.trial.visit_records(participant.id)}
-    done = {k: r.done_on for k, r in records.items() if r.done_on is not None}
+    # held: recorded as held, or (for an assessment visit) its first submitted assessment
+    done = _assessed_on(uow, participant)
+    done.update({k: r.done_on for k, r in records.items() if r.done_on is not None})
     planned = []
     for v in plan_visits(protocol, randomised_on=allocation.randomised_on, done=done):
         record = records.get(v.visit_id)
@@ -290,6 +316,7 @@ def participant_schedule(
     assert site is not None
     today = today_at_site(site.timezone, uow.now())
     randomised, planned, records = _planned(uow, participant, protocol)
+    assessed = _assessed_on(uow, participant)
     bookings = {
         b.visit: b
         for b in _bookings_read(uow, uow.schedule.bookings_of(participant.id), site.timezone)
@@ -298,7 +325,7 @@ def participant_schedule(
     visits = []
     for v in planned:
         record = records.get(v.visit_id)
-        done_on = record.done_on if record else None
+        done_on = record.done_on if record and record.done_on else assessed.get(v.visit_id)
         status = visit_status(v, today=today, done_on=done_on)
         spec = specs[v.visit_id]
         visits.append(

@@ -266,7 +266,9 @@ class InstrumentResponse(ParticipantRecord, Base):
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"), index=True)
     instrument: Mapped[str] = mapped_column(String(40))
-    visit: Mapped[str] = mapped_column(String(60))
+    visit: Mapped[str] = mapped_column(String(60))  # the visit's label, as shown
+    # the protocol's id of the scheduled visit it belongs to; None: an unscheduled assessment
+    scheduled_visit: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20))  # in-progress | submitted
     source: Mapped[str] = mapped_column(String(20))  # participant | staff | rater
     answers_json: Mapped[str] = mapped_column(Text)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from openpat.errors import InvalidInput, NotFound
 from openpat.knowledge import KnowledgeBase
-from openpat.pharmacology import library
+from openpat.pharmacology import library, limits
 from openpat.pharmacology.model import Dose, PKPDModel, check_regimen
 from openpat.pharmacology.simulate import simulate
 from openpat.trial.protocol import ArmSpec, DoseSpec, Protocol, VisitSpec
@@ -174,6 +174,10 @@ def _regimen(
             message = exc.fields[0].message if exc.fields else exc.message
             raise InvalidInput.for_field(f"{place}.doses.{i}.salt", message) from None
     regimen = [Dose(d.amount_mg, d.time_min, route, d.duration_min, d.salt) for d in doses]
+    breach = limits.ceiling_breach(model, regimen)
+    if breach is not None:  # above the most openpat simulates (cited ceilings)
+        where = "" if breach.dose_index is None else f".{breach.dose_index}.amount_mg"
+        raise breach.error(f"{place}.doses{where}")
     try:
         return check_regimen(model, regimen)
     except InvalidInput as exc:

@@ -101,9 +101,7 @@ class Require:
         if active is None:
             raise NotAuthenticated("log in to continue")
         if not active.principal.has(self.permission):
-            raise PermissionDenied(
-                f"your role does not allow this (it needs the '{self.permission.value}' permission)"
-            )
+            raise PermissionDenied(f"your role does not allow {self.permission.label}")
         await _check_csrf(request, active)
         return active
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openpat.errors import FieldProblem, NotAuthenticated, OpenPatError, TooManyRequests
+from openpat.labels import readable
 
 log = logging.getLogger("openpat.web")
 
@@ -79,13 +80,17 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     fields = fields or []
+    # the message in the reader's words; the machine path stays in each field's "field"
+    message = readable(message)
     if wants_json(request):
         return JSONResponse(
             {
                 "error": {
                     "code": code,
                     "message": message,
-                    "fields": [{"field": f.field, "message": f.message} for f in fields],
+                    "fields": [
+                        {"field": f.field, "label": f.label, "message": f.message} for f in fields
+                    ],
                 }
             },
             status_code=status_code,

@@ -70,7 +70,8 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     active: ActiveSession | None = getattr(request.state, "active_session", None)
-    study_id = context.get("study_id") or getattr(request.state, "study_id", None)
+    shown_study = context.get("study_id") or getattr(request.state, "study_id", None)
+    study_id = shown_study or _current_study(request, active)
     full = {
         "active": active,
         "principal": active.principal if active else None,
@@ -80,4 +81,29 @@ def render(
         "Permission": Permission,
         **context,
     }
-    return TEMPLATES.TemplateResponse(request, name, full, status_code=status_code, headers=headers)
+    response = TEMPLATES.TemplateResponse(
+        request, name, full, status_code=status_code, headers=headers
+    )
+    if active is not None and shown_study:
+        # pages of no one study (screening, alerts, knowledge...) keep the study last shown
+        response.set_cookie(STUDY_COOKIE, str(shown_study), httponly=True, samesite="lax")
+    return response
+
+
+STUDY_COOKIE = "openpat_study"
+
+
+def _current_study(request: Request, active: ActiveSession | None) -> int | None:
+    """The study the navigation keeps on a page that is not about one study: the last one
+    shown, if the user may still see it, else the user's only study."""
+    if active is None or not active.principal.has(Permission.STUDY_READ):
+        return None
+    remembered = request.cookies.get(STUDY_COOKIE, "")
+    if remembered.isdigit() and active.principal.can(
+        Permission.STUDY_READ, study_id=int(remembered)
+    ):
+        return int(remembered)
+    studies = active.principal.study_ids(Permission.STUDY_READ)
+    if studies is not None and len(studies) == 1:
+        return next(iter(studies))
+    return None

@@ -12,6 +12,7 @@ from openpat.errors import (
     PermissionDenied,
     field_problems,
 )
+from openpat.labels import split_prefix
 
 
 def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem], int]:
@@ -26,5 +27,9 @@ def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem
     if isinstance(exc, OpenPatError) and not isinstance(
         exc, NotFound | PermissionDenied | NotAuthenticated
     ):
-        return exc.fields or [FieldProblem(default_field, exc.message)], exc.status_code
+        if exc.fields:
+            return exc.fields, exc.status_code
+        # "status: ..." names its own field: shown once, not as "status: status: ..."
+        named, text = split_prefix(exc.message)
+        return [FieldProblem(named or default_field, text)], exc.status_code
     raise exc

@@ -12,10 +12,17 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from openpat import instruments, knowledge
-from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
+from openpat.errors import (
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    OpenPatError,
+    PermissionDenied,
+    RuleViolation,
+)
 from openpat.security import Permission, Principal
 from openpat.services import instruments as instrument_service
-from openpat.services import outcomes, studies
+from openpat.services import outcomes, schedule, studies
 from openpat.services.ids import Id
 from openpat.services.outcomes import (
     AlertAcknowledge,
@@ -27,6 +34,7 @@ from openpat.services.outcomes import (
     Timeline,
 )
 from openpat.services.runtime import Actor
+from openpat.services.schedule import ScheduledVisit
 from openpat.services.studies import CrisisTextUpdate
 from openpat.store.uow import UnitOfWork
 from openpat.web.deps import (
@@ -41,6 +49,8 @@ from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+UNSCHEDULED = "-unscheduled-"  # the visit menu's choice for an assessment outside the schedule
 
 
 # -- the participant's form ---------------------------------------------------------------
@@ -284,7 +294,10 @@ def participant_outcomes(
             if t.points:
                 timelines.append(_chart(t))
     listing = [i for i in instrument_service.listing() if i["scorable"]]
+    visits, default_visit = _visit_choices(uow, principal, participant_id)
     return {
+        "visits": visits,
+        "default_visit": default_visit,
         "responses": responses,
         "timelines": timelines,
         "team": team,
@@ -298,6 +311,24 @@ def participant_outcomes(
         if principal.can(Permission.ALERT_READ, study_id=study_id, site_id=site_id)
         else [],
     }
+
+
+def _visit_choices(
+    uow: UnitOfWork, principal: Principal, participant_id: int
+) -> tuple[list[ScheduledVisit], str | None]:
+    """The participant's scheduled visits that take assessments, and the one due now (the
+    first due or overdue and not done, else the next to come); none before randomisation."""
+    try:
+        plan = schedule.participant_schedule(
+            uow=uow, principal=principal, participant_id=participant_id
+        )
+    except (RuleViolation, NotFound, PermissionDenied):
+        return [], None
+    visits = [v for v in plan.visits if v.instruments]
+    due = next((v for v in visits if v.status in ("due", "overdue")), None)
+    upcoming = next((v for v in visits if v.status == "upcoming"), None)
+    chosen = due or upcoming
+    return visits, chosen.visit if chosen else None
 
 
 def _chart(t: Timeline) -> dict[str, Any]:
@@ -353,15 +384,20 @@ def send_or_start(
     uow: UowDep,
     instrument: Annotated[str, Form()] = "",
     visit: Annotated[str, Form()] = "",
+    unscheduled_label: Annotated[str, Form()] = "",
+    repeat: Annotated[str, Form()] = "",
     source: Annotated[str, Form()] = "participant",
     rater_blinded: Annotated[str, Form()] = "",
 ) -> Response:
+    unscheduled = visit == UNSCHEDULED
     try:
         body = ResponseCreate.model_validate(
             {
                 "participant_id": participant_id,
                 "instrument": instrument,
-                "visit": visit,
+                "visit": unscheduled_label if unscheduled else visit,
+                "unscheduled": unscheduled,
+                "repeat": repeat == "yes",
                 "source": source,
                 "rater_blinded": None if source != "rater" else rater_blinded == "yes",
             }
@@ -375,8 +411,21 @@ def send_or_start(
         uow.rollback()
         errors, _ = form_problems(exc, "instrument")
         message = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        # a repeat refused for want of confirmation comes back with the form filled in and
+        # the confirmation to tick
+        again = "&".join(
+            f"{k}={_quote(v)}"
+            for k, v in (
+                ("instrument", instrument),
+                ("visit", visit),
+                ("unscheduled_label", unscheduled_label),
+                ("source", source),
+                ("confirm_repeat", "1" if any(e.field == "repeat" for e in errors) else ""),
+            )
+            if v
+        )
         return RedirectResponse(
-            f"/participants/{participant_id}?outcome_error={_quote(message)}#outcomes",
+            f"/participants/{participant_id}?outcome_error={_quote(message)}&{again}#outcomes",
             status_code=303,
         )
     if created.source == "participant":

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,6 +52,62 @@ DESIGN_FIELDS = {
 }
 
 
+DESIGN_LABELS = {
+    "target_intensity": "Target intensity",
+    "target": "Target intensity",
+    "duration": "Infusion duration",
+    "max_bolus": "Max bolus",
+    "max_rate": "Max rate",
+    "max_total": "Max total",
+    "subjects": "Virtual subjects",
+}
+_DOSE_FIELD = re.compile(r"^regimens\[(\d+)\](?:\.(\w+))?(?:\[(\d+)\])?(?:\.(\w+))?$")
+
+
+def _design_labels(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """The design form's fields by their labels."""
+    return [
+        FieldProblem(DESIGN_LABELS.get(p.field.removeprefix("limits."), p.field), p.message)
+        for p in problems
+    ]
+
+
+def _regimen_labels(
+    problems: list[FieldProblem], regimens: list[dict[str, Any]]
+) -> list[FieldProblem]:
+    """Request paths (``regimens[0].doses[1].rate``) as the form's labels ("Regimen 1
+    infusion rate"), so an error names what the user sees."""
+    labelled = []
+    for p in problems:
+        match = _DOSE_FIELD.match(p.field)
+        if match is None or int(match[1]) >= len(regimens):
+            labelled.append(
+                FieldProblem(
+                    {"subjects": "Virtual subjects", "hours": "Hours shown"}.get(p.field, p.field),
+                    p.message,
+                )
+            )
+            continue
+        regimen = regimens[int(match[1])]
+        row = f"Regimen {regimen['_row'] + 1}"
+        part, index, leaf = match[2], match[3], match[4]
+        if part == "doses" and index is not None:
+            dose = regimen["doses"][int(index)]
+            if leaf == "duration":
+                name = "infusion duration"
+            elif "rate" in dose or leaf == "rate":
+                name = "infusion rate"
+            else:
+                name = "dose"
+            label = f"{row} {name}"
+        elif part in ("substance", "salt"):
+            label = f"{row} {'salt form' if part == 'salt' else 'substance'}"
+        else:
+            label = row
+        labelled.append(FieldProblem(label, p.message))
+    return labelled
+
+
 def _design(params: Any) -> tuple[dict[str, str], dict[str, Any] | None, list[FieldProblem]]:
     """The infusion-design form (``d_`` parameters) and, when submitted, its result."""
     form = {k: str(params.get(f"d_{k}", v)).strip()[:40] for k, v in DESIGN_FIELDS.items()}
@@ -62,9 +119,9 @@ def _design(params: Any) -> tuple[dict[str, str], dict[str, Any] | None, list[Fi
         )
         return form, pharmacology.design(body), []
     except ValidationError as exc:
-        return form, None, field_problems(exc.errors())
+        return form, None, _design_labels(field_problems(exc.errors()))
     except OpenPatError as exc:
-        return form, None, exc.fields or [FieldProblem("design", exc.message)]
+        return form, None, _design_labels(exc.fields or [FieldProblem("design", exc.message)])
 
 
 @router.get("/pharmacology")
@@ -108,9 +165,9 @@ def page(request: Request, active: KnowledgeReader) -> Response:
         )
         result = pharmacology.simulate_regimens(body)
     except ValidationError as exc:
-        errors = field_problems(exc.errors())
+        errors = _regimen_labels(field_problems(exc.errors()), regimens)
     except OpenPatError as exc:
-        errors = exc.fields or [FieldProblem("regimens", exc.message)]
+        errors = _regimen_labels(exc.fields or [FieldProblem("Regimens", exc.message)], regimens)
     status = 422 if (errors and submitted) or design_errors else 200
     return render(
         request,

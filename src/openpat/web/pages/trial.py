@@ -446,6 +446,8 @@ def calendar_page(
             "view": view,
             "prev": (first - dt.timedelta(days=7)).isoformat(),
             "next": (first + dt.timedelta(days=7)).isoformat(),
+            "today": today_at_site(chosen.timezone, uow.now()),
+            "this_week": _monday(today_at_site(chosen.timezone, uow.now())).isoformat(),
             "nav_key": "calendar",
         },
     )

@@ -35,33 +35,53 @@
     return ticks;
   }
 
+  // A y tick as people write it: three significant digits, thousands separated, never an
+  // exponent (a "1.25e+4" label is wide enough to run into the axis title).
+  const tickFormat = new Intl.NumberFormat("en", { maximumSignificantDigits: 3 });
+  // Gaps (in viewBox units) between tick labels and the axis, and between the widest tick
+  // label and the axis title, which reads bottom to top, centred on the plot's height.
+  const TICK_GAP = 6, TITLE_GAP = 10, TITLE_SIZE = 12;
+
   // One chart panel. series: [{colour, med, lo, hi, name}] on the time grid t;
   // opts: {yMax, thresholds, sessions, band, step, unit, readout}.
   function panel(holder, title, t, series, opts) {
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, class: "pk-panel" });
+    holder.appendChild(svg); // in the page first, so tick labels can be measured
     const xMax = t[t.length - 1];
     let yMax = opts.yMax;
     if (yMax === undefined) {
       const highs = series.flatMap((s) => finite(s.hi || s.med));
       yMax = niceMax(Math.max(...highs, 0) * 1.05);
     }
-    const x = (v) => M.l + (v / xMax) * (W - M.l - M.r);
+    const yTicks = [0, 1, 2, 3, 4].map((i) => (yMax * i) / 4);
+    const yLabels = yTicks.map((v) => tickFormat.format(v));
+    const probe = el("text", { class: "tick", visibility: "hidden" }, svg);
+    const widest = Math.max(...yLabels.map((label) => {
+      probe.textContent = label;
+      return probe.getComputedTextLength() || 6.5 * label.length;
+    }));
+    probe.remove();
+    // the left margin grows with the widest tick label so the title never touches it
+    const ml = Math.max(M.l, Math.ceil(widest + TICK_GAP + TITLE_GAP + TITLE_SIZE + 4));
+    const x = (v) => ml + (v / xMax) * (W - ml - M.r);
     const y = (v) => H - M.b - (Math.min(Math.max(v, 0), yMax) / yMax) * (H - M.t - M.b);
-    for (let i = 0; i <= 4; i++) {
-      const v = (yMax * i) / 4;
-      el("line", { x1: M.l, x2: W - M.r, y1: y(v), y2: y(v), class: "grid" }, svg);
-      el("text", { x: M.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = +v.toPrecision(3);
-    }
+    yTicks.forEach((v, i) => {
+      el("line", { x1: ml, x2: W - M.r, y1: y(v), y2: y(v), class: "grid" }, svg);
+      el("text", { x: ml - TICK_GAP, y: y(v) + 4, "text-anchor": "end", class: "tick" }, svg).textContent = yLabels[i];
+    });
     for (const tick of timeTicks(xMax)) {
       const anchor = x(tick.v) > W - M.r - 24 ? "end" : "middle"; // keep the last label inside
       el("text", { x: x(tick.v), y: H - M.b + 16, "text-anchor": anchor, class: "tick time" }, svg).textContent = tick.label;
     }
-    el("text", { x: 14, y: M.t + 4, class: "axis-title", transform: `rotate(90 14 ${M.t + 4})` }, svg).textContent = title;
+    // rotated -90 degrees, the title's baseline is its right edge (descenders aside)
+    const tx = ml - TICK_GAP - widest - TITLE_GAP - 3;
+    const ty = (M.t + H - M.b) / 2;
+    el("text", { x: tx, y: ty, "text-anchor": "middle", class: "axis-title", transform: `rotate(-90 ${tx} ${ty})` }, svg).textContent = title;
     if (opts.band) {
-      el("rect", { x: M.l, width: W - M.l - M.r, y: y(opts.band[1]), height: y(opts.band[0]) - y(opts.band[1]), class: "band" }, svg);
+      el("rect", { x: ml, width: W - ml - M.r, y: y(opts.band[1]), height: y(opts.band[0]) - y(opts.band[1]), class: "band" }, svg);
     }
     for (const level of opts.thresholds || []) {
-      el("line", { x1: M.l, x2: W - M.r, y1: y(level), y2: y(level), class: "threshold" }, svg);
+      el("line", { x1: ml, x2: W - M.r, y1: y(level), y2: y(level), class: "threshold" }, svg);
     }
     series.forEach((s) => {
       if (s.lo && s.hi) {
@@ -86,14 +106,13 @@
     svg.addEventListener("pointermove", (ev) => {
       const box = svg.getBoundingClientRect();
       const px = ((ev.clientX - box.left) / box.width) * W;
-      const tv = Math.max(0, Math.min(xMax, ((px - M.l) / (W - M.l - M.r)) * xMax));
+      const tv = Math.max(0, Math.min(xMax, ((px - ml) / (W - ml - M.r)) * xMax));
       let j = 0;
       while (j < t.length - 1 && t[j + 1] <= tv) j++;
       cursor.setAttribute("x1", x(t[j])); cursor.setAttribute("x2", x(t[j]));
       cursor.setAttribute("visibility", "visible");
       if (opts.readout) opts.readout(j);
     });
-    holder.appendChild(svg);
   }
 
   function fmt(v) {

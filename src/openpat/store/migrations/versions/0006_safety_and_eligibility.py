@@ -39,5 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_eligibility_overrides_participant_id", "eligibility_overrides")
     op.drop_table("eligibility_overrides")
-    with op.batch_alter_table("sites") as batch:
+    # SQLite drops the column in place (3.35+): recreating the table would trip the
+    # foreign keys of the rows that point at it
+    with op.batch_alter_table("sites", recreate="never") as batch:
         batch.drop_column("crisis_text")
