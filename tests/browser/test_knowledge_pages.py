@@ -27,6 +27,12 @@ def test_comparison_table_sorts_and_each_cell_cites_its_source(
     expect(page.get_by_role("heading", level=1)).to_have_text("Compare substances")
     table = page.locator("#compare-table")
     expect(table.locator("tbody tr")).to_have_count(8)
+    # at a glance: each substance's row fits on one screen; the rest is on demand
+    heights = table.locator("tbody tr").evaluate_all(
+        "rows => rows.map(r => r.getBoundingClientRect().height)"
+    )
+    assert max(heights) <= 900, heights
+    assert page.evaluate("document.documentElement.scrollHeight") < 8 * 900
 
     # Sort by duration: ascending puts the shortest-acting (IV/inhaled DMT-like) first.
     page.get_by_role("button", name="Duration").click()

@@ -33,6 +33,10 @@ from openpat.knowledge import schema as s
 from openpat.knowledge.base import KnowledgeBase
 from openpat.knowledge.names import normalise
 
+# libyaml's safe loader where PyYAML was built with it (about ten times faster on the
+# knowledge data); the pure-Python safe loader otherwise. Both load the same safe subset.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -142,7 +146,8 @@ class _Reader:
         raw_bytes = path.read_bytes()
         self.digest.update(self.rel(path).encode() + b"\0" + raw_bytes + b"\0")
         try:
-            return yaml.safe_load(raw_bytes.decode("utf-8"))
+            # _SAFE_LOADER is a safe loader (libyaml's or PyYAML's own)
+            return yaml.load(raw_bytes.decode("utf-8"), Loader=_SAFE_LOADER)  # noqa: S506
         except UnicodeDecodeError as exc:
             self.problem(self.rel(path), "", "", f"is not UTF-8 text ({exc.reason})")
         except yaml.YAMLError as exc:

@@ -36,7 +36,11 @@
     link.addEventListener("click", function () {
       document.querySelectorAll(".refs li.target").forEach(function (li) { li.classList.remove("target"); });
       var target = document.getElementById("ref-" + link.dataset.ref);
-      if (target) target.classList.add("target");
+      if (target) {
+        var folded = target.closest("details");
+        if (folded) folded.open = true;  // the list may be folded away
+        target.classList.add("target");
+      }
     });
   });
 
