@@ -30,7 +30,12 @@ def test_coordinator_fills_the_form_and_reads_a_dated_washout_verdict(
     page.locator("#sex").select_option("female")
     page.locator("#pregnant").select_option("no")
     page.locator("#lactating").select_option("no")
+    # every history starts unanswered: the coordinator says which were taken
+    page.get_by_label("Diagnoses recorded").check()
     page.locator("#diagnoses").fill("F33.1")
+    page.get_by_label("Personal history taken").check()
+    page.get_by_label("First-degree family history taken").check()
+    page.get_by_label("Medication history taken").check()
     page.locator("#systolic_bp_mmhg").fill("124")
     page.locator("#diastolic_bp_mmhg").fill("79")
     page.locator("#heart_rate_bpm").fill("70")
@@ -79,10 +84,13 @@ def test_an_impossible_value_is_shown_on_the_form_with_its_field(
     page.locator("#participant_id").select_option(index=1)
     page.locator("#planned_dosing_date").fill((TEST_NOW.date() + dt.timedelta(days=60)).isoformat())
     page.locator("#qtc_ms").fill("50")
+    page.get_by_label("Medication history taken").check()
     page.get_by_label("Medication 1", exact=True).fill("sertraline")
     page.get_by_role("button", name="Screen").click()
     alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("profile.qtc_ms")
+    # the field by its label, not its machine path
+    expect(alert).to_contain_text("QTc, Fridericia (ms)")
+    expect(alert).not_to_contain_text("profile.qtc_ms")
     # what was typed is kept
     expect(page.get_by_label("Medication 1", exact=True)).to_have_value("sertraline")
     expect(page.locator("#qtc_ms")).to_have_value("50")

@@ -23,6 +23,7 @@ from openpat.errors import (
 from openpat.security import Permission, Principal
 from openpat.services import instruments as instrument_service
 from openpat.services import outcomes, schedule, studies
+from openpat.services.auth import ActiveSession
 from openpat.services.ids import Id
 from openpat.services.outcomes import (
     AlertAcknowledge,
@@ -574,6 +575,21 @@ def _alerts_page(
     )
 
 
+def _alerts_refused(
+    request: Request,
+    uow: UnitOfWork,
+    active: ActiveSession,
+    exc: Exception,
+    default_field: str,
+    **extra: Any,
+) -> Response:
+    """The alerts page again after a refused form, its problems beside that form."""
+    uow.rollback()
+    errors, status_code = form_problems(exc, default_field)
+    found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
+    return _alerts_page(request, uow, active.principal, found, "open", errors, status_code, **extra)
+
+
 @router.post("/sites/{site_id}/crisis-text")
 def crisis_text_page(
     request: Request,
@@ -592,19 +608,8 @@ def crisis_text_page(
             )
         uow.commit()
     except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "text")
-        found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
-        return _alerts_page(
-            request,
-            uow,
-            active.principal,
-            found,
-            "open",
-            errors,
-            status_code,
-            error_site=site_id,
-            typed_text=text,
+        return _alerts_refused(
+            request, uow, active, exc, "text", error_site=site_id, typed_text=text
         )
     return RedirectResponse("/alerts?saved=crisis-text#crisis-text", status_code=303)
 
@@ -627,17 +632,5 @@ def acknowledge_page(
             )
         uow.commit()
     except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "note")
-        found = outcomes.list_alerts(uow=uow, principal=active.principal, status="open")
-        return _alerts_page(
-            request,
-            uow,
-            active.principal,
-            found,
-            "open",
-            errors,
-            status_code,
-            error_alert=alert_id,
-        )
+        return _alerts_refused(request, uow, active, exc, "note", error_alert=alert_id)
     return RedirectResponse("/alerts?saved=acknowledged", status_code=303)

@@ -255,6 +255,32 @@ def _detail(
     )
 
 
+def _refused(
+    request: Request,
+    participant_id: int,
+    active: ActiveSession,
+    uow: UnitOfWork,
+    exc: Exception,
+    form: str,
+    typed: dict[str, str],
+    default_field: str | None = None,
+) -> Response:
+    """The participant page again after a refused form: its problems beside that form, and
+    what was typed kept."""
+    uow.rollback()
+    errors, status_code = form_problems(exc, default_field or form)
+    return _detail(
+        request,
+        participant_id,
+        active,
+        uow,
+        errors=errors,
+        form=form,
+        typed=typed,
+        status_code=status_code,
+    )
+
+
 @router.get("/participants/{participant_id}")
 def participant_detail(
     request: Request, participant_id: Id, active: ParticipantReader, uow: UowDep
@@ -281,18 +307,8 @@ def participant_status(
         )
         uow.commit()
     except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "status")
-        return _detail(
-            request,
-            participant_id,
-            active,
-            uow,
-            errors=errors,
-            form="status",
-            typed={"status": status, "on_date": on_date, "reason": reason},
-            status_code=status_code,
-        )
+        typed = {"status": status, "on_date": on_date, "reason": reason}
+        return _refused(request, participant_id, active, uow, exc, "status", typed)
     return RedirectResponse(f"/participants/{participant_id}?saved=status", status_code=303)
 
 
@@ -313,18 +329,8 @@ def participant_eligibility_override(
         )
         uow.commit()
     except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "reason")
-        return _detail(
-            request,
-            participant_id,
-            active,
-            uow,
-            errors=errors,
-            form="override",
-            typed={"override_reason": reason},
-            status_code=status_code,
-        )
+        typed = {"override_reason": reason}
+        return _refused(request, participant_id, active, uow, exc, "override", typed, "reason")
     return RedirectResponse(f"/participants/{participant_id}?saved=override", status_code=303)
 
 
