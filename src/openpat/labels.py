@@ -137,10 +137,10 @@ def label_for(path: str) -> str:
 
 
 def shown_field(path: str) -> str:
-    """How a command-line message names a field: a machine path (``a.b``, ``a[0]``,
-    ``snake_case``) by its label; a name the user wrote themselves (a column of their file,
-    a key of their YAML, "row 2, dread") as written."""
-    if any(ch in path for ch in "._[") and " " not in path:
+    """How a command-line message names a field: a nested machine path (``a.b``, ``a[0]``)
+    by its label; a plain name as written, since on the command line it is usually one the
+    user wrote themselves (a column of their file, a key of their YAML, "row 2, dread")."""
+    if any(ch in path for ch in ".[") and " " not in path:
         return label_for(path)
     return path
 
@@ -154,7 +154,10 @@ def split_prefix(message: str) -> tuple[str | None, str]:
     return match.group(1), match.group(2)
 
 
-def readable(message: str) -> str:
-    """The message with a leading machine path replaced by its label."""
+def readable(message: str, *, command_line: bool = False) -> str:
+    """The message with a leading machine path replaced by its label (on the command line,
+    only a nested path: see :func:`shown_field`)."""
     path, rest = split_prefix(message)
-    return message if path is None else f"{label_for(path)}: {rest}"
+    if path is None:
+        return message
+    return f"{shown_field(path) if command_line else label_for(path)}: {rest}"

@@ -49,7 +49,8 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
                 for p in exc.fields
                 if p.message not in exc.message
             ]
-            fail(readable(exc.message) + "".join(details), EXIT_CODES.get(exc.code, 1))
+            message = readable(exc.message, command_line=True)
+            fail(message + "".join(details), EXIT_CODES.get(exc.code, 1))
             raise  # unreachable: fail() exits
 
     return wrapper
