@@ -10,6 +10,7 @@ observation); and the eligibility template of the safety engine.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -18,6 +19,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openpat.errors import FieldProblem, InvalidInput
+
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 VisitType = Literal["screening", "baseline", "preparation", "dosing", "integration", "follow-up"]
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
@@ -149,12 +152,22 @@ def parse_protocol(data: Mapping[str, Any] | str) -> Protocol:
     """A protocol from YAML text or a mapping (``{"protocol": {...}}`` or the body itself);
     every problem is reported with its place in the document."""
     if isinstance(data, str):
-        try:
-            loaded = yaml.safe_load(data)
-        except yaml.YAMLError as exc:
-            raise InvalidInput.for_field("protocol", f"is not valid YAML: {exc}") from None
-    else:
-        loaded = data
+        # a stored protocol version is read on most requests: parse each text once (the
+        # model is frozen, so the one object can be shared)
+        return _parse_text(data)
+    return _parse_mapping(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_text(text: str) -> Protocol:
+    try:
+        loaded = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError as exc:
+        raise InvalidInput.for_field("protocol", f"is not valid YAML: {exc}") from None
+    return _parse_mapping(loaded)
+
+
+def _parse_mapping(loaded: Any) -> Protocol:
     if isinstance(loaded, Mapping) and "protocol" in loaded:
         loaded = loaded["protocol"]
     if not isinstance(loaded, Mapping):
