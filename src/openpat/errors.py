@@ -89,10 +89,21 @@ class NotAuthenticated(OpenPatError):
 
 
 class PermissionDenied(OpenPatError):
-    """The caller is known but their role does not allow this."""
+    """The caller is known but their role does not allow this. ``permission`` is the code of
+    the permission it needed, for scripts (the message says it in words)."""
 
     status_code = 403
     code = "permission_denied"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: list[FieldProblem] | None = None,
+        permission: str | None = None,
+    ) -> None:
+        super().__init__(message, fields=fields)
+        self.permission = permission
 
 
 class RuleViolation(OpenPatError):

@@ -397,7 +397,11 @@ class Sweep:
             self.problems.append(f"{where}: the error has no message: {error}")
         fields = [f["field"] for f in error.get("fields", [])]
         for name in names:
-            named = any(f == name or f.startswith(f"{name} (") for f in fields)
+            # the machine path names it ("band[1]" is band's second value); the message
+            # names it in words
+            named = any(
+                f == name or f.startswith((f"{name} (", f"{name}[", f"{name}.")) for f in fields
+            )
             if not named and name not in error["message"]:
                 self.problems.append(f"{where}: the error does not name {name!r}: {error}")
 

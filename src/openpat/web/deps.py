@@ -101,7 +101,10 @@ class Require:
         if active is None:
             raise NotAuthenticated("log in to continue")
         if not active.principal.has(self.permission):
-            raise PermissionDenied(f"your role does not allow {self.permission.label}")
+            raise PermissionDenied(
+                f"your role does not allow {self.permission.label}",
+                permission=self.permission.value,
+            )
         await _check_csrf(request, active)
         return active
 

@@ -16,7 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openpat.errors import FieldProblem, NotAuthenticated, OpenPatError, TooManyRequests
+from openpat.errors import (
+    FieldProblem,
+    NotAuthenticated,
+    OpenPatError,
+    PermissionDenied,
+    TooManyRequests,
+)
 from openpat.labels import readable
 
 log = logging.getLogger("openpat.web")
@@ -78,6 +84,7 @@ def error_response(
     message: str,
     fields: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    permission: str | None = None,
 ) -> Response:
     fields = fields or []
     # the message in the reader's words; the machine path stays in each field's "field"
@@ -91,6 +98,7 @@ def error_response(
                     "fields": [
                         {"field": f.field, "label": f.label, "message": f.message} for f in fields
                     ],
+                    **({"permission": permission} if permission else {}),
                 }
             },
             status_code=status_code,
@@ -125,12 +133,13 @@ def install_error_handlers(app: FastAPI) -> None:
             message=exc.message,
             fields=exc.fields,
             headers=headers,
+            permission=exc.permission if isinstance(exc, PermissionDenied) else None,
         )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = validation_problems(exc)
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        summary = "; ".join(f"{p.label}: {p.message}" for p in problems)
         return error_response(
             request,
             status_code=422,
