@@ -25,6 +25,7 @@ from openpat.errors import Conflict, FieldProblem, InvalidInput, NotFound, Permi
 from openpat.instruments import outcomes as change_rules
 from openpat.instruments import ratings
 from openpat.instruments.definition import Definition
+from openpat.knowledge.schema import Classification
 from openpat.security import Membership, Permission, Principal, Role
 from openpat.services import participants, schedule, studies
 from openpat.services.ids import Id
@@ -347,16 +348,23 @@ def _outcome(defn: Definition, row: InstrumentResponse) -> str | None:
     return text
 
 
+def _alerting(defn: Definition, scores: dict[str, Any]) -> list[tuple[Classification, bool]]:
+    """The classifications with an alert that the scores call for, each with whether it is
+    only "not ruled out": met, or not ruled out because answers are missing, both need the
+    team's review."""
+    return [
+        (c, scores.get(c.key) is None)
+        for c in defn.scoring.classifications
+        if c.alert is not None and scores.get(c.key) is not False
+    ]
+
+
 def _alerts_of(defn: Definition, scores: dict[str, Any]) -> list[str]:
-    """The safety alerts that the scores call for: each met classification with an alert,
-    and each that missing answers could not rule out."""
-    found = []
-    for c in defn.scoring.classifications:
-        if c.alert is None or scores.get(c.key) is False:
-            continue
-        unknown = scores.get(c.key) is None
-        found.append(f"{c.label} ({c.alert}{', not ruled out' if unknown else ''})")
-    return found
+    """The safety alerts that the scores call for, in words."""
+    return [
+        f"{c.label} ({c.alert}{', not ruled out' if unknown else ''})"
+        for c, unknown in _alerting(defn, scores)
+    ]
 
 
 def _response_for(
@@ -700,13 +708,9 @@ def submit(*, uow: UnitOfWork, principal: Principal, response_id: int) -> Respon
     row.updated_at = now
     row.knowledge_version = knowledge.default().version
     uow.flush()
-    raised = False
-    for c in defn.scoring.classifications:
-        if c.alert is None or scores.get(c.key) is False:
-            continue
-        # met, or not ruled out because answers are missing: both need the team's review
-        unknown = scores.get(c.key) is None
-        raised = True
+    raised = _alerting(defn, scores)
+    for c, unknown in raised:
+        assert c.alert is not None
         uow.alerts.add(
             SafetyAlert(
                 study_id=row.study_id,

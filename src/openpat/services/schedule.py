@@ -251,7 +251,9 @@ def _assessed_on(uow: UnitOfWork, participant: Participant) -> dict[str, dt.date
 
 def _planned(
     uow: UnitOfWork, participant: Participant, protocol: Protocol
-) -> tuple[dt.date, list[PlannedVisit], dict[str, VisitRecord]]:
+) -> tuple[dt.date, list[PlannedVisit], dict[str, VisitRecord], dict[str, dt.date]]:
+    """The randomisation day, the planned visits, the visit records and the day each visit
+    was held (recorded as held, or its first submitted assessment)."""
     allocation = uow.trial.allocation(participant.id)
     if allocation is None:
         raise RuleViolation(
@@ -267,7 +269,7 @@ def _planned(
         if record is not None and record.rescheduled_to is not None and record.done_on is None:
             v = reschedule(v, record.rescheduled_to)
         planned.append(v)
-    return allocation.randomised_on, planned, records
+    return allocation.randomised_on, planned, records, done
 
 
 def _bookings_read(uow: UnitOfWork, rows: Sequence[RoomBooking], zone: str) -> list[BookingRead]:
@@ -315,8 +317,7 @@ def participant_schedule(
     site = uow.sites.get(participant.site_id)
     assert site is not None
     today = today_at_site(site.timezone, uow.now())
-    randomised, planned, records = _planned(uow, participant, protocol)
-    assessed = _assessed_on(uow, participant)
+    randomised, planned, records, held = _planned(uow, participant, protocol)
     bookings = {
         b.visit: b
         for b in _bookings_read(uow, uow.schedule.bookings_of(participant.id), site.timezone)
@@ -325,7 +326,7 @@ def participant_schedule(
     visits = []
     for v in planned:
         record = records.get(v.visit_id)
-        done_on = record.done_on if record and record.done_on else assessed.get(v.visit_id)
+        done_on = held.get(v.visit_id)
         status = visit_status(v, today=today, done_on=done_on)
         spec = specs[v.visit_id]
         visits.append(
@@ -383,7 +384,7 @@ def update_visit(
         raise InvalidInput.for_field("visit", f"{visit!r} is not in the protocol")
     if (update.done_on is None) == (update.reschedule_to is None):
         raise InvalidInput.for_field("done_on", "give either done_on or reschedule_to")
-    _, planned, records = _planned(uow, participant, protocol)
+    _, planned, records, _held = _planned(uow, participant, protocol)
     target = next(v for v in planned if v.visit_id == visit)
     site = uow.sites.get(participant.site_id)
     assert site is not None
@@ -502,7 +503,7 @@ def book_visit(
     """Book a visit that needs a room or facilitators, inside its window, for its length."""
     participant = visible_participant(uow, principal, participant_id, Permission.SCHEDULE_MANAGE)
     _, protocol = current_protocol(uow, participant.study_id)
-    _, planned, _records = _planned(uow, participant, protocol)
+    _, planned, _records, _held = _planned(uow, participant, protocol)
     target = next((v for v in planned if v.visit_id == booking.visit), None)
     spec = next((v for v in protocol.visits if v.id == booking.visit), None)
     if target is None or spec is None:
@@ -691,7 +692,7 @@ def _waiting_visits(
     for participant, _allocation in uow.trial.randomised(study_id, [site_id]):
         if ParticipantStatus(participant.status).is_final:
             continue
-        _, planned, records = _planned(uow, participant, protocol)
+        _, planned, records, _held = _planned(uow, participant, protocol)
         taken = {b.visit_key for b in uow.schedule.bookings_of(participant.id)}
         for v in planned:
             staffing = specs[v.visit_id].staffing
