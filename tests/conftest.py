@@ -35,6 +35,8 @@ PG_URL = os.environ.get("OPENPAT_TEST_POSTGRES_URL")
 PG_SCHEMA = f"openpat_test_{os.getpid()}"
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# the key that signs the audit trail in tests (CLI subprocesses get it as OPENPAT_AUDIT_KEY)
+TEST_AUDIT_KEY = "test-audit-key-that-is-long-enough-9876543210"
 
 TEST_NOW = dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC)
 """Where every test's clock starts: a Friday morning in London."""
@@ -81,6 +83,7 @@ def make_settings(
         env="test",
         database_url=database_url,
         secret_key=TEST_SECRET,
+        audit_key=TEST_AUDIT_KEY,
         password_hash_profile="fast",
         data_dir=data_dir,
         clock_start=clock_start,

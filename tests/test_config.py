@@ -19,9 +19,29 @@ def test_production_refuses_a_placeholder_secret(monkeypatch: pytest.MonkeyPatch
         load_settings()
 
 
+def test_production_needs_an_audit_key_outside_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENPAT_ENV", "production")
+    monkeypatch.setenv("OPENPAT_SECRET_KEY", "x" * 48)
+    with pytest.raises(ConfigurationError, match="OPENPAT_AUDIT_KEY"):
+        load_settings()
+    # a key file: the first key signs, the others (older) only verify
+    keys = tmp_path / "audit-keys"
+    keys.write_text("# newest first\n" + "n" * 40 + "\n" + "o" * 40 + "\n")
+    monkeypatch.setenv("OPENPAT_AUDIT_KEY_FILE", str(keys))
+    ring = load_settings().resolved_audit_keys
+    assert ring.keys == (b"n" * 40, b"o" * 40)
+    assert ring.current_id == ring.key_id(b"n" * 40) and len(ring.current_id) == 16
+    keys.write_text("short\n")
+    with pytest.raises(ConfigurationError, match="at least 32 characters"):
+        load_settings().resolved_audit_keys
+
+
 def test_production_refuses_the_fast_password_profile(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENPAT_ENV", "production")
     monkeypatch.setenv("OPENPAT_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("OPENPAT_AUDIT_KEY", "y" * 48)
     monkeypatch.setenv("OPENPAT_PASSWORD_HASH_PROFILE", "fast")
     with pytest.raises(ConfigurationError, match="test suites only"):
         load_settings()
@@ -30,6 +50,7 @@ def test_production_refuses_the_fast_password_profile(monkeypatch: pytest.Monkey
 def test_production_refuses_a_set_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENPAT_ENV", "production")
     monkeypatch.setenv("OPENPAT_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("OPENPAT_AUDIT_KEY", "y" * 48)
     monkeypatch.setenv("OPENPAT_CLOCK_START", "2026-12-04T09:30:00+00:00")
     with pytest.raises(ConfigurationError, match="OPENPAT_CLOCK_START"):
         load_settings()

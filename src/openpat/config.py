@@ -6,13 +6,16 @@ import datetime as dt
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openpat.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from openpat.store.audit import AuditKeys
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
 
@@ -37,6 +40,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool = False
+    audit_key: str | None = None
+    """The key that signs the audit trail (HMAC); never stored in the database."""
+    audit_key_file: Path | None = None
+    """A file of audit keys, one per line, newest first: the first signs new entries, the
+    others verify the entries they signed before a rotation (see docs/security.md)."""
     clock_start: dt.datetime | None = None
     """Start the clock at this instant (with its offset) instead of now: for demonstrations
     and tests only, refused in production."""
@@ -51,6 +59,11 @@ class Settings(BaseSettings):
                 )
             if len(self.secret_key) < 32:
                 raise ValueError("OPENPAT_SECRET_KEY must be at least 32 characters in production")
+            if self.audit_key is None and self.audit_key_file is None:
+                raise ValueError(
+                    "OPENPAT_AUDIT_KEY or OPENPAT_AUDIT_KEY_FILE must be set in production: "
+                    "the audit trail is signed with a key kept outside the database"
+                )
             if self.password_hash_profile == "fast":
                 raise ValueError("OPENPAT_PASSWORD_HASH_PROFILE=fast is for test suites only")
             if self.clock_start is not None:
@@ -89,6 +102,36 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"cannot keep a development secret key in {key_file}: {exc}; "
                 "set OPENPAT_SECRET_KEY or OPENPAT_DATA_DIR"
+            ) from exc
+
+    @cached_property
+    def resolved_audit_keys(self) -> AuditKeys:
+        """The audit keys: from the key file, else the key setting; on a development machine
+        one is made once and kept in data_dir (outside the database)."""
+        from openpat.store.audit import AuditKeys
+
+        if self.audit_key_file is not None:
+            try:
+                return AuditKeys.from_text(self.audit_key_file.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(
+                    f"cannot read the audit key file {self.audit_key_file}: {exc}"
+                ) from exc
+        if self.audit_key:
+            return AuditKeys((self.audit_key.encode(),))
+        if self.env == "production":  # pragma: no cover - the validator refuses this
+            raise ConfigurationError("OPENPAT_AUDIT_KEY is not set")
+        key_file = self.data_dir / "audit_key"
+        try:
+            if not key_file.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                key_file.write_text(secrets.token_urlsafe(48) + "\n")
+                key_file.chmod(0o600)
+            return AuditKeys.from_text(key_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot keep a development audit key in {key_file}: {exc}; "
+                "set OPENPAT_AUDIT_KEY or OPENPAT_AUDIT_KEY_FILE"
             ) from exc
 
 

@@ -55,6 +55,10 @@ class OpenPatError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def details(self) -> dict[str, str]:
+        """Machine-readable keys beside the message (an API error carries them)."""
+        return {}
+
 
 class InvalidInput(OpenPatError):
     """The input is malformed or out of range; the message names the field."""
@@ -104,6 +108,24 @@ class PermissionDenied(OpenPatError):
     ) -> None:
         super().__init__(message, fields=fields)
         self.permission = permission
+
+    def details(self) -> dict[str, str]:
+        return {"permission": self.permission} if self.permission else {}
+
+
+class DutyRefused(OpenPatError):
+    """A grant of roles that segregation of duties forbids; ``rule`` is the rule's code (the
+    table is ``openpat.security.duties.RULES``), the message says it in words."""
+
+    status_code = 409
+    code = "segregation_of_duties"
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+    def details(self) -> dict[str, str]:
+        return {"rule": self.rule}
 
 
 class RuleViolation(OpenPatError):

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from openpat import __version__
 from openpat.cli.main import app
-from tests.conftest import TEST_SECRET, clock_env
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET, clock_env
 
 runner = CliRunner()
 
@@ -23,6 +23,7 @@ def env(
     monkeypatch.setenv("OPENPAT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("OPENPAT_ENV", "test")
     monkeypatch.setenv("OPENPAT_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("OPENPAT_AUDIT_KEY", TEST_AUDIT_KEY)
     monkeypatch.setenv("OPENPAT_PASSWORD_HASH_PROFILE", "fast")
     for name, value in clock_env(clock_start).items():
         monkeypatch.setenv(name, value)
@@ -37,7 +38,7 @@ def test_version() -> None:
 def test_upgrade_is_idempotent(env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "up to date (revision 0007)" in result.output
+    assert "up to date (revision 0008)" in result.output
 
 
 def test_demo_load_prints_the_logins_and_is_idempotent(env: str) -> None:

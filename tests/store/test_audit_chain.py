@@ -34,7 +34,7 @@ from openpat.store.audit import VerifyResult, verify_chain
 from openpat.store.db import normalise_url
 from openpat.store.models import AuditEvent, AuditHead, Participant, ParticipantIdentity, User
 from openpat.trial.pathway import ParticipantStatus
-from tests.conftest import TEST_NOW, TEST_SECRET, clock_env
+from tests.conftest import TEST_AUDIT_KEY, TEST_NOW, TEST_SECRET, clock_env
 
 EVENTS = AuditEvent.__table__
 SYSTEM = Principal.system("test")
@@ -336,6 +336,7 @@ def _run_verify(database_url: str, tmp_path: Path) -> subprocess.CompletedProces
         OPENPAT_ENV="test",
         OPENPAT_DATA_DIR=str(tmp_path / "cli-data"),
         OPENPAT_SECRET_KEY=TEST_SECRET,
+        OPENPAT_AUDIT_KEY=TEST_AUDIT_KEY,
         OPENPAT_PASSWORD_HASH_PROFILE="fast",
         **clock_env(TEST_NOW),
         COLUMNS="250",  # one line per message: rich wraps at the terminal width
@@ -639,7 +640,7 @@ def test_concurrent_writers_leave_one_unbroken_chain(platform: Platform) -> None
     assert errors == []
 
     with Session(platform.engine) as s:
-        result = verify_chain(s)
+        result = verify_chain(s, keys=platform.settings.resolved_audit_keys)
         assert result.ok, result.problem
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         codes = {

@@ -37,7 +37,7 @@ from openpat.services.studies import SiteCreate, StudyCreate
 from openpat.store.audit import verify_chain
 from openpat.store.db import normalise_url
 from openpat.store.models import AuditEvent, AuditHead, Base, Participant, ParticipantIdentity
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 CHILD_APP_NAME = "openpat-crash-child"
@@ -68,6 +68,7 @@ plat = Platform.from_settings(
         env="test",
         database_url=args["url"],
         secret_key=args["secret"],
+        audit_key=args["audit_key"],
         password_hash_profile="fast",
         data_dir=Path(args["data_dir"]),
         clock_start=dt.datetime.fromisoformat(args["clock_start"]),
@@ -266,6 +267,7 @@ def _child_args(plat: Platform, database_url: str, study_id: int, site_id: int, 
     return {
         "url": _child_url(database_url),
         "secret": TEST_SECRET,
+        "audit_key": TEST_AUDIT_KEY,
         "data_dir": str(plat.settings.data_dir),
         "study_id": study_id,
         "site_id": site_id,
@@ -301,7 +303,7 @@ def _assert_store_consistent(plat: Platform) -> dict[str, Any]:
     Returns a summary: participants by id with their status, and the audit entry count.
     """
     with Session(plat.engine) as s:
-        result = verify_chain(s)
+        result = verify_chain(s, keys=plat.settings.resolved_audit_keys)
         assert result.ok, result.problem
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         assert [e.seq for e in events] == list(range(1, len(events) + 1)), "gap in seq numbers"

@@ -239,7 +239,14 @@ class Principal:
     def can(
         self, permission: Permission, *, study_id: int | None = None, site_id: int | None = None
     ) -> bool:
-        """True if a membership covering this study and site grants ``permission``."""
+        """True if a membership covering this study and site grants ``permission``.
+
+        A site-scoped check must name the study that owns the resource: a membership without a
+        site covers every site *of its own study* only, so a check by site alone would let a
+        study-wide membership of one study reach the sites of another.
+        """
+        if site_id is not None and study_id is None:
+            raise ValueError("a permission check at a site must name the study that owns it")
         return self.is_system or any(
             permission in ROLE_PERMISSIONS[m.role] and m.covers(study_id, site_id)
             for m in self.memberships

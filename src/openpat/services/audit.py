@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from openpat.errors import FieldProblem, PermissionDenied
 from openpat.security import Permission, Principal
 from openpat.services.ids import parse_id
-from openpat.store.audit import VerifyResult
+from openpat.store.audit import Checkpoint, VerifyResult
 from openpat.store.uow import UnitOfWork
 
 MASK = "•••• (identity: restricted)"
@@ -40,6 +40,7 @@ class AuditPage(BaseModel):
 class AuditVerifyRead(BaseModel):
     ok: bool
     entries_checked: int
+    checkpoints_checked: int = 0
     last_seq: int
     problem_seq: int | None = None
     problem_kind: str | None = None
@@ -93,11 +94,17 @@ def list_events(
 
 def _verify_read(result: VerifyResult) -> AuditVerifyRead:
     if result.problem is None:
+        held = (
+            f"; it extends {result.checkpoints_checked} checkpoint(s)"
+            if result.checkpoints_checked
+            else ""
+        )
         return AuditVerifyRead(
             ok=True,
             entries_checked=result.entries_checked,
+            checkpoints_checked=result.checkpoints_checked,
             last_seq=result.last_seq,
-            message=f"the audit trail is intact: {result.entries_checked} entries verified",
+            message=f"the audit trail is intact: {result.entries_checked} entries verified{held}",
         )
     return AuditVerifyRead(
         ok=False,
@@ -109,10 +116,21 @@ def _verify_read(result: VerifyResult) -> AuditVerifyRead:
     )
 
 
-def verify(*, uow: UnitOfWork, principal: Principal) -> AuditVerifyRead:
+def verify(
+    *, uow: UnitOfWork, principal: Principal, checkpoints: list[Checkpoint] | None = None
+) -> AuditVerifyRead:
+    """Check every entry's keyed hash and link, and that the trail still holds each
+    checkpoint taken earlier (kept outside the database)."""
     if not principal.has(Permission.AUDIT_READ):
         raise PermissionDenied("verifying the audit trail needs the administrator or monitor role")
-    return _verify_read(uow.audit.verify())
+    return _verify_read(uow.audit.verify(checkpoints or []))
+
+
+def checkpoint(*, uow: UnitOfWork, principal: Principal) -> Checkpoint:
+    """The trail's head now (sequence number, hash, time): keep it outside the database."""
+    if not principal.has(Permission.AUDIT_READ):
+        raise PermissionDenied("a checkpoint of the audit trail needs the administrator role")
+    return uow.audit.checkpoint()
 
 
 def resolve_filter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from argon2 import PasswordHasher
 from openpat.errors import TooManyRequests
 from openpat.security import Membership, Principal, Role
 from openpat.security.passwords import dummy_hash, verify_password
+from openpat.security.throttle import Throttle
 from openpat.store.audit import Actor
 from openpat.store.models import LoginAttempt, User, UserSession
 from openpat.store.uow import UnitOfWork
@@ -20,11 +22,29 @@ from openpat.store.uow import UnitOfWork
 _TOUCH_EVERY = dt.timedelta(seconds=60)
 
 
+# An address may fail this many times more, across all accounts, than for one account.
+ADDRESS_ALLOWANCE = 4
+
+
 @dataclass(frozen=True, slots=True)
 class LoginPolicy:
-    max_failures: int
-    window: dt.timedelta
+    max_failures: int  # failures before the waits start (per account and address)
+    window: dt.timedelta  # failures older than this are forgotten; also the longest wait
     idle_timeout: dt.timedelta
+
+    def throttle(self, allowance: int = 1) -> Throttle:
+        return Throttle(
+            free_failures=self.max_failures * allowance,
+            first_delay=dt.timedelta(seconds=1),
+            cap=self.window,
+        )
+
+
+def _in_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +95,35 @@ def login(
     """Check the password and open a session; ``None`` when the credentials are wrong.
 
     A failure is recorded (attempt and audit entry), so the caller commits in both cases.
-    Raises :class:`TooManyRequests` after too many recent failures for the account.
+    Raises :class:`TooManyRequests` while this address must wait after failures for the
+    account (or for many accounts); such a refused attempt is not recorded as a failure, and
+    the same account from an address without failures is not slowed (``security.throttle``).
     """
     now = uow.now()
     key = username.strip().lower()
+    addr = remote_addr[:64]
     since = now - policy.window
-    if uow.auth.failures_since(username=key, since=since) >= policy.max_failures:
-        oldest = uow.auth.oldest_failure_since(username=key, since=since) or now
-        wait_s = max(1, int((oldest + policy.window - now).total_seconds()))
-        raise TooManyRequests(
-            f"too many failed logins for this account; try again in {wait_s // 60 + 1} minutes "
-            "or ask an administrator to reset the password",
-            retry_after_s=wait_s,
-        )
+    # per account and address, then per address across accounts (a larger allowance)
+    for throttle, name in (
+        (policy.throttle(), key),
+        (policy.throttle(ADDRESS_ALLOWANCE), None),
+    ):
+        count, last = uow.auth.recent_failures(since=since, remote_addr=addr, username=name)
+        wait = throttle.wait(count, last, now)
+        if wait > dt.timedelta(0):
+            wait_s = max(1, math.ceil(wait.total_seconds()))
+            raise TooManyRequests(
+                f"too many failed logins from this address; try again in {_in_words(wait_s)}, "
+                "or ask an administrator to reset the password",
+                retry_after_s=wait_s,
+            )
     user = uow.users.get_by_username(key) if key else None
     if user is None:
         verify_password(hasher, dummy_hash(hasher), password)  # same time as a real check
         ok = False
     else:
         ok = user.is_active and verify_password(hasher, user.password_hash, password)
-    uow.auth.add_attempt(
-        LoginAttempt(username=key[:64], remote_addr=remote_addr[:64], at=now, succeeded=ok)
-    )
+    uow.auth.add_attempt(LoginAttempt(username=key[:64], remote_addr=addr, at=now, succeeded=ok))
     if not ok or user is None:
         uow.audit.record_security_event(
             actor=Actor(name=key[:100] or "(blank)"),

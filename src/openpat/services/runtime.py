@@ -38,7 +38,7 @@ class Platform:
         return cls(
             settings=settings,
             engine=engine,
-            session_factory=make_session_factory(engine),
+            session_factory=make_session_factory(engine, settings.resolved_audit_keys),
             clock=Clock(start=settings.clock_start),
         )
 
@@ -54,7 +54,16 @@ class Platform:
         """Migrate to the newest schema; returns (revision before, revision after)."""
         before = migrate.current_revision(self.engine)
         migrate.upgrade(self.engine)
+        self.seal_audit_trail()
         return before, migrate.current_revision(self.engine)
+
+    def seal_audit_trail(self) -> int:
+        """Sign entries written before the audit chain was keyed (after checking them), so
+        that every entry carries the site's audit key; returns how many were sealed."""
+        from openpat.store.audit import seal_unkeyed
+
+        with self.session_factory() as session, session.begin():
+            return seal_unkeyed(session, self.settings.resolved_audit_keys)
 
     def require_current_schema(self) -> None:
         current = migrate.current_revision(self.engine)

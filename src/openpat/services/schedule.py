@@ -20,7 +20,7 @@ from openpat.scheduling import planner
 from openpat.security import Permission, Principal
 from openpat.services.ids import Id, TimeOfDay
 from openpat.services.participants import visible_participant
-from openpat.services.studies import today_at_site, visible_study
+from openpat.services.studies import site_with_permission, today_at_site, visible_study
 from openpat.services.trial import current_protocol
 from openpat.store.models import (
     BookingFacilitator,
@@ -93,12 +93,7 @@ class FacilitatorRead(BaseModel):
 
 
 def _site(uow: UnitOfWork, principal: Principal, site_id: int, permission: Permission) -> Site:
-    site = uow.sites.get(site_id)
-    if site is None or not principal.can(Permission.STUDY_READ, site_id=site_id):
-        raise NotFound(f"site {site_id} not found")
-    if not principal.can(permission, site_id=site_id):
-        raise PermissionDenied(f"your role does not allow {permission.value} at this site")
-    return site
+    return site_with_permission(uow, principal, site_id, permission)
 
 
 def _room_read(r: Room) -> RoomRead:

@@ -127,11 +127,16 @@ def crisis_text_sites(*, uow: UnitOfWork, principal: Principal) -> list[SiteRead
     return sorted(found.values(), key=lambda s: s.code)
 
 
-def set_crisis_text(
-    *, uow: UnitOfWork, principal: Principal, site_id: int, update: CrisisTextUpdate
-) -> SiteRead:
-    """Set (or, with no text, reset to the default) the site's crisis text. Allowed to those
-    who manage safety alerts in a study the site takes part in."""
+def site_with_permission(
+    uow: UnitOfWork, principal: Principal, site_id: int, permission: Permission
+) -> Site:
+    """The site, checked within the studies that own it.
+
+    A site belongs to the studies it takes part in; a site-scoped resource (its rooms,
+    facilitators, calendar, crisis text) is reached only through a membership of one of those
+    studies that covers the site. NotFound when the user sees none of them (existence is not
+    leaked), PermissionDenied when they see the site but their role lacks ``permission`` there.
+    """
     site = uow.sites.get(site_id)
     studies = uow.studies.studies_of_site(site_id) if site is not None else []
     visible = [
@@ -139,10 +144,19 @@ def set_crisis_text(
     ]
     if site is None or not visible:
         raise NotFound(f"site {site_id} not found")
-    if not any(
-        principal.can(Permission.ALERT_MANAGE, study_id=s, site_id=site_id) for s in visible
-    ):
-        raise PermissionDenied("your role may not change the site's crisis text")
+    if not any(principal.can(permission, study_id=s, site_id=site_id) for s in visible):
+        raise PermissionDenied(
+            f"your role does not allow {permission.label} at this site", permission=permission.value
+        )
+    return site
+
+
+def set_crisis_text(
+    *, uow: UnitOfWork, principal: Principal, site_id: int, update: CrisisTextUpdate
+) -> SiteRead:
+    """Set (or, with no text, reset to the default) the site's crisis text. Allowed to those
+    who manage safety alerts in a study the site takes part in."""
+    site = site_with_permission(uow, principal, site_id, Permission.ALERT_MANAGE)
     site.crisis_text = (update.text or "").strip() or None
     uow.flush()
     return _site_read(site)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from argon2 import PasswordHasher
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from openpat.security import Permission, Principal, Role
+from openpat.errors import Conflict, DutyRefused, InvalidInput, NotFound, PermissionDenied
+from openpat.security import Membership as Grant
+from openpat.security import Permission, Principal, Role, duties
 from openpat.security.passwords import password_problem
 from openpat.services.ids import Id
-from openpat.store.models import Membership, User
+from openpat.store.models import Membership, Notification, User
 from openpat.store.uow import UnitOfWork
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -121,8 +123,12 @@ def create_user(
         raise InvalidInput.for_field("password", problem)
     if uow.users.get_by_username(username) is not None:
         raise Conflict(f"username: a user called {username!r} already exists")
+    held: list[Grant] = []
     for index, m in enumerate(user_in.memberships):
         _check_membership(uow, m, index)
+        grant = _grant(m)
+        _check_duties(principal, None, held, grant)
+        held.append(grant)
     user = uow.users.add(
         User(
             username=username,
@@ -145,6 +151,8 @@ def create_user(
         )
         for m in user_in.memberships
     ]
+    for m in user_in.memberships:
+        _announce(uow, principal, user, _grant(m))
     return _read(user, added)
 
 
@@ -156,6 +164,8 @@ def add_membership(
     if user is None:
         raise NotFound(f"user {user_id} not found")
     _check_membership(uow, membership_in, 0)
+    grant = _grant(membership_in)
+    _check_duties(principal, user_id, [_grant(m) for m in user.memberships], grant)
     if uow.users.find_membership(
         user_id=user_id,
         role=membership_in.role.value,
@@ -172,9 +182,61 @@ def add_membership(
             participant_id=membership_in.participant_id,
         )
     )
+    _announce(uow, principal, user, grant)
     reloaded = uow.users.get_with_memberships(user_id)
     assert reloaded is not None
     return _read(reloaded, list(reloaded.memberships))
+
+
+def _grant(m: MembershipIn | Membership) -> Grant:
+    return Grant(
+        role=Role(m.role), study_id=m.study_id, site_id=m.site_id, participant_id=m.participant_id
+    )
+
+
+def _check_duties(
+    principal: Principal, user_id: int | None, held: list[Grant], grant: Grant
+) -> None:
+    """Segregation of duties (``openpat.security.duties``): refused naming the rule."""
+    try:
+        duties.check_grant(principal, user_id if user_id is not None else -1, held, grant)
+    except duties.DutyConflict as exc:
+        raise DutyRefused(f"role: {exc}", rule=exc.rule) from None
+
+
+def _announce(uow: UnitOfWork, principal: Principal, user: User, grant: Grant) -> None:
+    """Granting the unblinded role or access to identities is announced to the study's
+    investigators (of every study, for a grant in every study)."""
+    if grant.role not in duties.ANNOUNCED_ROLES:
+        return
+    study_ids = (
+        [grant.study_id] if grant.study_id is not None else [s.id for s in uow.studies.list(None)]
+    )
+    what = (
+        "the unblinded role (sees every arm)"
+        if grant.role is Role.UNBLINDED_STATISTICIAN
+        else "access to participants' identities"
+    )
+    now = uow.now()
+    for study_id in study_ids:
+        study = uow.studies.get(study_id)
+        where = f"study {study.code}" if study is not None else f"study {study_id}"
+        message = (
+            f"{principal.display_name} granted {user.display_name} ({user.username}) the role "
+            f"{grant.role.label} in {where}"
+            + (" (every study)" if grant.study_id is None else "")
+            + f": {what}. {now:%Y-%m-%d %H:%M} UTC."
+        )
+        for recipient in uow.users.ids_with_roles(study_id, [Role.INVESTIGATOR.value]):
+            uow.trial.add(
+                Notification(
+                    user_id=recipient,
+                    study_id=study_id,
+                    kind="access-granted",
+                    message=message,
+                    created_at=now,
+                )
+            )
 
 
 def list_users(*, uow: UnitOfWork, principal: Principal) -> list[UserRead]:
@@ -185,3 +247,65 @@ def list_users(*, uow: UnitOfWork, principal: Principal) -> list[UserRead]:
 def find_user_id(*, uow: UnitOfWork, username: str) -> int | None:
     user = uow.users.get_by_username(username)
     return user.id if user else None
+
+
+# -- a study's access page --------------------------------------------------------------------
+
+
+class AccessRead(BaseModel):
+    """One membership in the study: who holds which role, where, and who granted it."""
+
+    user_id: int
+    username: str
+    display_name: str
+    is_active: bool
+    role: Role
+    role_label: str
+    every_study: bool
+    site_id: int | None
+    announced: bool = Field(description="the unblinded role or access to identities")
+    granted_by: str | None
+    granted_at: dt.datetime | None
+
+
+class StudyAccess(BaseModel):
+    study_id: int
+    members: list[AccessRead]
+    rules: list[dict[str, str]] = Field(description="the segregation-of-duties rules applied")
+
+
+def study_access(*, uow: UnitOfWork, principal: Principal, study_id: int) -> StudyAccess:
+    """Who may do what in the study: every membership (those in every study too), the grants
+    that were announced first, each with who granted it and when (from the audit trail)."""
+    from openpat.services.studies import visible_study
+
+    visible_study(uow, principal, study_id)
+    rows = uow.users.study_memberships(study_id)
+    grants = uow.audit.inserts("memberships", [str(m.id) for m, _ in rows])
+    members = []
+    for m, user in rows:
+        role = Role(m.role)
+        if role is Role.PARTICIPANT:
+            continue  # participants are listed with their records, not as staff
+        event = grants.get(str(m.id))
+        members.append(
+            AccessRead(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                is_active=user.is_active,
+                role=role,
+                role_label=role.label,
+                every_study=m.study_id is None,
+                site_id=m.site_id,
+                announced=role in duties.ANNOUNCED_ROLES,
+                granted_by=event.actor if event is not None else None,
+                granted_at=event.at if event is not None else None,
+            )
+        )
+    members.sort(key=lambda a: (not a.announced, a.role_label, a.username))
+    rules = [
+        {"rule": code, "roles": left, "excludes": right, "why": why}
+        for code, left, right, why in duties.rules_table()
+    ]
+    return StudyAccess(study_id=study_id, members=members, rules=rules)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from openpat.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from openpat.store.audit import AuditKeys
 
 
 def normalise_url(url: str) -> str:
@@ -64,9 +67,12 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, audit_keys: AuditKeys) -> sessionmaker[Session]:
+    """Sessions that audit every change, signing the trail with ``audit_keys``."""
     from openpat.store.audit import install_audit_hooks
 
-    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    factory = sessionmaker(
+        bind=engine, expire_on_commit=False, autoflush=False, info={"audit_keys": audit_keys}
+    )
     install_audit_hooks(factory)
     return factory

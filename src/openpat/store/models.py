@@ -381,6 +381,8 @@ class AuditEvent(Base):
     study_id: Mapped[int | None] = mapped_column(Integer)
     participant_id: Mapped[int | None] = mapped_column(Integer)
     sensitive: Mapped[bool] = mapped_column(Boolean)
+    # the id of the audit key whose HMAC is ``hash`` (None: written before the chain was keyed)
+    key_id: Mapped[str | None] = mapped_column(String(16))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -20,7 +20,6 @@ from openpat.errors import (
     FieldProblem,
     NotAuthenticated,
     OpenPatError,
-    PermissionDenied,
     TooManyRequests,
 )
 from openpat.labels import readable
@@ -84,7 +83,7 @@ def error_response(
     message: str,
     fields: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
-    permission: str | None = None,
+    details: dict[str, str] | None = None,
 ) -> Response:
     fields = fields or []
     # the message in the reader's words; the machine path stays in each field's "field"
@@ -98,7 +97,7 @@ def error_response(
                     "fields": [
                         {"field": f.field, "label": f.label, "message": f.message} for f in fields
                     ],
-                    **({"permission": permission} if permission else {}),
+                    **(details or {}),
                 }
             },
             status_code=status_code,
@@ -133,7 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
             message=exc.message,
             fields=exc.fields,
             headers=headers,
-            permission=exc.permission if isinstance(exc, PermissionDenied) else None,
+            details=exc.details(),
         )
 
     @app.exception_handler(RequestValidationError)

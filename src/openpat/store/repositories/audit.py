@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpat.store.audit import Actor, VerifyResult, append, event_row, verify_chain
+from openpat.store.audit import (
+    Actor,
+    Checkpoint,
+    VerifyResult,
+    append,
+    event_row,
+    head_checkpoint,
+    session_keys,
+    verify_chain,
+)
 from openpat.store.models import AuditEvent
 
 
@@ -36,6 +45,24 @@ class AuditRepository:
             stmt = stmt.where(AuditEvent.seq < before_seq)
         stmt = stmt.order_by(AuditEvent.seq.desc()).limit(limit)
         return self.session.scalars(stmt).all()
+
+    def inserts(self, table_name: str, record_ids: Sequence[str]) -> dict[str, AuditEvent]:
+        """The entry that recorded each record's insertion (its first field), by record id."""
+        if not record_ids:
+            return {}
+        stmt = (
+            select(AuditEvent)
+            .where(
+                AuditEvent.table_name == table_name,
+                AuditEvent.action == "insert",
+                AuditEvent.record_id.in_(list(record_ids)),
+            )
+            .order_by(AuditEvent.seq)
+        )
+        found: dict[str, AuditEvent] = {}
+        for event in self.session.scalars(stmt):
+            found.setdefault(event.record_id, event)
+        return found
 
     def record_security_event(
         self,
@@ -83,7 +110,11 @@ class AuditRepository:
                     participant_id=participant_id,
                 )
             ],
+            session_keys(self.session),
         )
 
-    def verify(self) -> VerifyResult:
-        return verify_chain(self.session)
+    def verify(self, checkpoints: Sequence[Checkpoint] = ()) -> VerifyResult:
+        return verify_chain(self.session, checkpoints=checkpoints)
+
+    def checkpoint(self) -> Checkpoint:
+        return head_checkpoint(self.session)

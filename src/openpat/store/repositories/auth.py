@@ -31,6 +31,28 @@ class AuthRepository:
         self.session.add(attempt)
         self.session.flush()
 
+    def recent_failures(
+        self, *, since: dt.datetime, remote_addr: str, username: str | None = None
+    ) -> tuple[int, dt.datetime | None]:
+        """(how many, the latest) failed logins from ``remote_addr`` (for ``username``, or
+        for any account) since ``since`` and after the last success there."""
+        where = [LoginAttempt.remote_addr == remote_addr, LoginAttempt.at >= since]
+        if username is not None:
+            where.append(LoginAttempt.username == username.strip().lower())
+        last_ok = self.session.scalar(
+            select(func.max(LoginAttempt.at)).where(*where, LoginAttempt.succeeded.is_(True))
+        )
+        if last_ok is not None:
+            where.append(LoginAttempt.at > last_ok)
+        count, latest = self.session.execute(
+            select(func.count(LoginAttempt.id), func.max(LoginAttempt.at)).where(
+                *where, LoginAttempt.succeeded.is_(False)
+            )
+        ).one()
+        if latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=dt.UTC)
+        return int(count or 0), latest
+
     def failures_since(self, *, username: str, since: dt.datetime) -> int:
         stmt = select(func.count(LoginAttempt.id)).where(
             LoginAttempt.username == username.strip().lower(),

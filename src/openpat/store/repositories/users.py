@@ -29,6 +29,16 @@ class UserRepository:
         stmt = select(User).order_by(User.username).options(selectinload(User.memberships))
         return self.session.scalars(stmt).all()
 
+    def study_memberships(self, study_id: int) -> Sequence[tuple[Membership, User]]:
+        """Every membership in the study (or in every study), with its user."""
+        stmt = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(or_(Membership.study_id == study_id, Membership.study_id.is_(None)))
+            .order_by(Membership.role, User.username)
+        )
+        return [(m, u) for m, u in self.session.execute(stmt).tuples()]
+
     def add(self, user: User) -> User:
         self.session.add(user)
         self.session.flush()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openpat.services import outcomes, studies
+from openpat.services import outcomes, studies, users
 from openpat.services.ids import Id
 from openpat.services.outcomes import StudyAlerts
 from openpat.services.studies import CrisisTextUpdate, SiteRead, StudyDashboard, StudyRead
+from openpat.services.users import StudyAccess
 from openpat.web.deps import AlertManager, AlertReader, StudyReader, UowDep
 
 router = APIRouter(prefix="/studies", tags=["studies"])
@@ -34,6 +35,13 @@ def get_study_alerts(study_id: Id, active: AlertReader, uow: UowDep) -> StudyAle
     when): what the study dashboard shows."""
     studies.get_study(uow=uow, principal=active.principal, study_id=study_id)
     return outcomes.study_alerts(uow=uow, principal=active.principal, study_id=study_id)
+
+
+@router.get("/{study_id}/access")
+def get_study_access(study_id: Id, active: StudyReader, uow: UowDep) -> StudyAccess:
+    """Who holds which role in the study; the unblinded role and access to identities first,
+    each with who granted it and when; and the segregation-of-duties rules applied."""
+    return users.study_access(uow=uow, principal=active.principal, study_id=study_id)
 
 
 sites_router = APIRouter(prefix="/sites", tags=["studies"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from openpat.security import Permission
-from openpat.services import outcomes, studies
+from openpat.services import outcomes, studies, users
 from openpat.services.ids import Id
 from openpat.web.deps import Account, StudyReader, UowDep
 from openpat.web.templating import render
@@ -49,6 +49,17 @@ def dashboard(request: Request, study_id: Id, active: StudyReader, uow: UowDep) 
             "can_read_alerts": active.principal.can(Permission.ALERT_READ, study_id=study_id),
             "age": lambda then: age_text(now - then),
         },
+    )
+
+
+@router.get("/studies/{study_id}/access")
+def access(request: Request, study_id: Id, active: StudyReader, uow: UowDep) -> Response:
+    """The study's access page: who holds which role, who granted it and when."""
+    found = users.study_access(uow=uow, principal=active.principal, study_id=study_id)
+    return render(
+        request,
+        "access.html",
+        {"title": "Access", "access": found, "study_id": study_id, "nav_key": "access"},
     )
 
 
