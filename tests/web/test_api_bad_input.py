@@ -43,7 +43,7 @@ UNKNOWN_ID = 999999
 HUGE_INTS = (2**31, 2**63, -(2**63) - 1, 10**30)
 BAD_PATH_IDS = ("abc", "1.5", "0x10", "-")
 # Strings that satisfy the patterns used by request models (the sweep needs valid bases).
-PATTERN_EXAMPLES = ("abc", "ABC", "AB12", "+44 20 7946 0000", "ab-12.x", "GB")
+PATTERN_EXAMPLES = ("abc", "ABC", "AB12", "+44 20 7946 0000", "ab-12.x", "GB", "09:30")
 
 
 # -- the OpenAPI schema ------------------------------------------------------------------

@@ -101,10 +101,21 @@ def show_command(
 def score_command(
     responses: Path = typer.Argument(..., help="Responses: .csv or .parquet, one per row."),
     instrument: str = typer.Option(..., "--instrument", help="PHQ-9, PCL-5, MEQ-30, ..."),
-    fmt: TableFormat = typer.Option(TableFormat.CSV, "--format", help="csv, parquet or json"),
-    out: Path | None = typer.Option(None, "--out", help="Write to this file instead."),
+    fmt_given: TableFormat | None = typer.Option(
+        None,
+        "--format",
+        help="csv, parquet or json (default: the --out file's extension, else csv)",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write to this file (.csv, .parquet or .json) instead."
+    ),
 ) -> None:
     """Score every response; all or nothing if any answer is not allowed."""
+    from openpat.services.files import output_format
+
+    fmt = TableFormat(
+        output_format(out, fmt_given.value if fmt_given else None, ("csv", "parquet", "json"))
+    )
     if fmt is TableFormat.PARQUET and out is None:
         raise InvalidInput.for_field("--out", "Parquet is binary: give --out FILE.parquet")
     show_bar = out is not None and sys.stderr.isatty()

@@ -64,12 +64,21 @@ def _date(value: str, option: str) -> dt.date:
 
 
 def _load_profile(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InvalidInput.for_field("--profile", f"{path} does not exist")
+    from openpat.services.files import read_text
+
+    text = read_text(path, "--profile", what="profile (JSON)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except RecursionError:
+        raise InvalidInput.for_field(
+            "--profile", f"{path.name} is nested too deeply to be a profile"
+        ) from None
+    except json.JSONDecodeError as exc:
         raise InvalidInput.for_field("--profile", f"{path.name} is not valid JSON: {exc}") from None
+    except ValueError:  # an integer too long to read (over 4,300 digits)
+        raise InvalidInput.for_field(
+            "--profile", f"{path.name} holds a number too long to be a measurement"
+        ) from None
     if not isinstance(data, dict):
         raise InvalidInput.for_field("--profile", f"{path.name} must hold a JSON object")
     return data

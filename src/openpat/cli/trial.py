@@ -48,15 +48,15 @@ def load_protocol(
 ) -> None:
     """Load a protocol version for a study."""
     from openpat.services import trial
+    from openpat.services.files import read_text
 
-    if not path.is_file():
-        raise InvalidInput.for_field("path", f"{path} does not exist")
+    source = read_text(path, "path", what="protocol (YAML)")
     with platform() as plat, plat.uow(actor=cli_actor()) as uow:
         loaded = trial.load_protocol(
             uow=uow,
             principal=SYSTEM,
             study_id=_study_id(uow, study),
-            load=trial.ProtocolLoad(source=path.read_text(encoding="utf-8"), reason=reason),
+            load=trial.ProtocolLoad(source=source, reason=reason),
         )
         uow.commit()
     console.print(

@@ -534,4 +534,4 @@ def row_to_profile(row: Mapping[str, Any], planned_dosing_date: dt.date) -> Prof
         "substance_use": use,
         "medications": medications,
     }
-    return Profile.model_validate(data)
+    return Profile.model_validate(data, context={"cells_are_text": True})

@@ -17,9 +17,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -61,6 +63,23 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 
 
+def _measure(value: Any, info: ValidationInfo) -> Any:
+    """A number must be given as a number: true/false is never one, and text ("420") is read
+    only from a candidate table, whose cells are all text (context ``cells_are_text``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"give a number, not {str(value).lower()}")
+    if isinstance(value, str) and not (info.context or {}).get("cells_are_text"):
+        raise ValueError(f"give a number, not text ({value!r})")
+    return value
+
+
+Measure = Annotated[float, BeforeValidator(_measure)]
+"""A measured quantity of a profile (age, weight, a lab value): a number, never true/false."""
+
+Count = Annotated[int, BeforeValidator(_measure)]
+"""A whole-number score of a profile (C-SSRS ideation level)."""
+
+
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -85,13 +104,13 @@ class Diagnosis(_Part):
 class Vitals(_Part):
     """Seated vital signs at screening."""
 
-    systolic_bp_mmhg: float | None = Field(
+    systolic_bp_mmhg: Measure | None = Field(
         default=None, ge=LIMITS["systolic_bp_mmhg"][0], le=LIMITS["systolic_bp_mmhg"][1]
     )
-    diastolic_bp_mmhg: float | None = Field(
+    diastolic_bp_mmhg: Measure | None = Field(
         default=None, ge=LIMITS["diastolic_bp_mmhg"][0], le=LIMITS["diastolic_bp_mmhg"][1]
     )
-    heart_rate_bpm: float | None = Field(
+    heart_rate_bpm: Measure | None = Field(
         default=None, ge=LIMITS["heart_rate_bpm"][0], le=LIMITS["heart_rate_bpm"][1]
     )
 
@@ -112,11 +131,11 @@ class Vitals(_Part):
 class Labs(_Part):
     """Liver and kidney labs, each with the laboratory's own upper limit of normal."""
 
-    alt_u_per_l: float | None = Field(default=None, ge=0, le=20000)
-    alt_uln_u_per_l: float | None = Field(default=None, gt=0, le=500)
-    ast_u_per_l: float | None = Field(default=None, ge=0, le=20000)
-    ast_uln_u_per_l: float | None = Field(default=None, gt=0, le=500)
-    egfr: float | None = Field(
+    alt_u_per_l: Measure | None = Field(default=None, ge=0, le=20000)
+    alt_uln_u_per_l: Measure | None = Field(default=None, gt=0, le=500)
+    ast_u_per_l: Measure | None = Field(default=None, ge=0, le=20000)
+    ast_uln_u_per_l: Measure | None = Field(default=None, gt=0, le=500)
+    egfr: Measure | None = Field(
         default=None, ge=0, le=200, description="mL/min/1.73 m² (CKD-EPI or MDRD)"
     )
 
@@ -124,7 +143,7 @@ class Labs(_Part):
 class Cssrs(_Part):
     """The C-SSRS screen result for the past 12 months."""
 
-    ideation: int | None = Field(
+    ideation: Count | None = Field(
         default=None,
         ge=0,
         le=5,
@@ -153,7 +172,7 @@ class MedicationEntry(_Part):
     """A current (or recently stopped) medication as the participant or the record names it."""
 
     name: Name = Field(description="generic or brand name, any case")
-    dose: float | None = Field(default=None, gt=0, le=100000)
+    dose: Measure | None = Field(default=None, gt=0, le=100000)
     unit: str | None = Field(default=None, max_length=20)
     since: dt.date | None = Field(default=None, description="date the medication was started")
     last_dose: dt.date | None = Field(
@@ -178,27 +197,27 @@ class Profile(_Part):
 
     participant: str | None = Field(default=None, max_length=64, description="pseudonymous id")
     assessed_on: dt.date | None = Field(default=None, description="date the data was collected")
-    age_years: float | None = Field(
+    age_years: Measure | None = Field(
         default=None, ge=LIMITS["age_years"][0], le=LIMITS["age_years"][1]
     )
     birth_date: dt.date | None = None
     sex: Literal["female", "male", "other"] | None = None
     pregnant: bool | None = None
     lactating: bool | None = None
-    weight_kg: float | None = Field(
+    weight_kg: Measure | None = Field(
         default=None, ge=LIMITS["weight_kg"][0], le=LIMITS["weight_kg"][1]
     )
-    height_cm: float | None = Field(
+    height_cm: Measure | None = Field(
         default=None, ge=LIMITS["height_cm"][0], le=LIMITS["height_cm"][1]
     )
-    bmi: float | None = Field(default=None, ge=LIMITS["bmi"][0], le=LIMITS["bmi"][1])
+    bmi: Measure | None = Field(default=None, ge=LIMITS["bmi"][0], le=LIMITS["bmi"][1])
     diagnoses: list[Diagnosis] | None = Field(default=None, max_length=100)
     personal_history: list[Condition] | None = None
     family_history: list[Condition] | None = Field(
         default=None, description="first-degree relatives' psychiatric history"
     )
     vitals: Vitals | None = None
-    qtc_ms: float | None = Field(
+    qtc_ms: Measure | None = Field(
         default=None, ge=LIMITS["qtc_ms"][0], le=LIMITS["qtc_ms"][1], description="QTcF, ms"
     )
     labs: Labs | None = None

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 MAX_ID = 2**31 - 1
 MAX_SEQ = 2**63 - 1
@@ -41,8 +41,37 @@ def _not_a_number(value: Any) -> Any:
     return value
 
 
-TimeOfDay = Annotated[dt.time, BeforeValidator(_not_a_number)]
-"""A wall-clock time such as 09:30 (not a number of seconds)."""
+def _wall_clock(value: dt.time) -> dt.time:
+    # a time of day is read in the site's own time zone; an offset would say otherwise
+    if value.tzinfo is not None:
+        raise ValueError(
+            "give the time of day without a zone, e.g. 09:30: the site's time zone applies"
+        )
+    return value
+
+
+def _time_text(value: dt.time) -> str:
+    return value.isoformat(
+        timespec="minutes" if not (value.second or value.microsecond) else "auto"
+    )
+
+
+TIME_OF_DAY_SCHEMA = {
+    "type": "string",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "description": "a time of day at the site, HH:MM (24 h), without a zone",
+    "examples": ["09:30"],
+}
+
+TimeOfDay = Annotated[
+    dt.time,
+    BeforeValidator(_not_a_number),
+    AfterValidator(_wall_clock),
+    PlainSerializer(_time_text, return_type=str),
+    WithJsonSchema(TIME_OF_DAY_SCHEMA),
+]
+"""A wall-clock time such as 09:30, at the site (not a number of seconds, no zone): its
+schema says so, where JSON Schema's "time" format would demand an offset."""
 
 Instant = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
 """A date and time with its offset (not a number of seconds)."""

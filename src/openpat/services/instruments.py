@@ -13,6 +13,7 @@ import pandas as pd
 from openpat import instruments, knowledge
 from openpat.errors import FieldProblem, InvalidInput, NotFound
 from openpat.instruments.definition import Definition
+from openpat.services.files import check_output, write_whole
 
 CHUNK = 100_000
 
@@ -215,18 +216,21 @@ def score_file(
         defn = definition(instrument)
     except NotFound as exc:
         raise InvalidInput.for_field("--instrument", exc.message) from None
+    if out is not None:
+        check_output(out)
     table = read_table(source)
     if on_start is not None:
         on_start(len(table))
     result = score_table(defn, table, progress)
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        if fmt == "parquet":
-            result.to_parquet(partial, index=False)
-        elif fmt == "json":
-            partial.write_text(result.to_json(orient="records", indent=1), encoding="utf-8")
-        else:
-            result.to_csv(partial, index=False)
-        partial.replace(out)  # the output appears complete or not at all
+
+        def write(partial: Path) -> None:
+            if fmt == "parquet":
+                result.to_parquet(partial, index=False)
+            elif fmt == "json":
+                partial.write_text(result.to_json(orient="records", indent=1), encoding="utf-8")
+            else:
+                result.to_csv(partial, index=False)
+
+        write_whole(out, write)  # the output appears complete or not at all
     return result

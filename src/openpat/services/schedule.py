@@ -87,8 +87,8 @@ class FacilitatorRead(BaseModel):
     code: str
     name: str
     days: list[int]
-    starts: dt.time
-    ends: dt.time
+    starts: TimeOfDay
+    ends: TimeOfDay
     max_sessions_per_day: int
 
 

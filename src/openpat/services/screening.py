@@ -20,6 +20,7 @@ from openpat.safety.batch import BatchResult, screen_table
 from openpat.safety.criteria import describe_test
 from openpat.security import Permission, Principal
 from openpat.services import participants, studies
+from openpat.services.files import check_output, write_whole
 from openpat.services.ids import Id
 from openpat.services.studies import today_at_site
 from openpat.store.models import Screening
@@ -284,20 +285,22 @@ def screen_file(
 ) -> BatchResult:
     """Screen every candidate in ``source`` and write one verdict row each to ``out``
     (CSV or Parquet by its suffix). Nothing is written if any cell is invalid."""
-    out_kind = _table_format(out, "out")
+    out_kind = _table_format(out, "--out")
+    check_output(out)
     table = read_candidates(source)
     if on_start is not None:
         on_start(len(table))
     result = screen_table(
         table, protocol, substance, planned_dosing_date, today=today, progress=progress
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    if out_kind == "csv":
-        result.verdicts.to_csv(partial, index=False)
-    else:
-        result.verdicts.to_parquet(partial, index=False)
-    partial.replace(out)  # all or nothing: the output appears complete or not at all
+
+    def write(partial: Path) -> None:
+        if out_kind == "csv":
+            result.verdicts.to_csv(partial, index=False)
+        else:
+            result.verdicts.to_parquet(partial, index=False)
+
+    write_whole(out, write)  # all or nothing: the output appears complete or not at all
     return result
 
 

@@ -164,6 +164,8 @@ def _parse_text(text: str) -> Protocol:
         loaded = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise InvalidInput.for_field("protocol", f"is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise InvalidInput.for_field("protocol", "is nested too deeply to be a protocol") from None
     return _parse_mapping(loaded)
 
 

@@ -26,7 +26,8 @@ from openpat.web.api import studies as studies_api
 from openpat.web.api import system
 from openpat.web.api import trial as trial_api
 from openpat.web.api import users as users_api
-from openpat.web.errors import install_error_handlers
+from openpat.web.errors import API_ERROR_RESPONSES, install_error_handlers
+from openpat.web.methods import AnswerOptions, MethodTable
 from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
@@ -80,7 +81,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.state.methods = MethodTable(app)
     install_error_handlers(app)
+    app.add_middleware(AnswerOptions, table=app.state.methods)
     app.add_middleware(SecurityHeaders)
 
     from swagger_ui_bundle import swagger_ui_path
@@ -101,8 +104,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         outcomes_api,
         trial_api,
     ):
-        app.include_router(api.router, prefix="/api/v1")
-    app.include_router(studies_api.sites_router, prefix="/api/v1")
+        app.include_router(api.router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
+    app.include_router(studies_api.sites_router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     for pages in (
         auth_pages,
         study_pages,

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openpat.errors import (
@@ -25,6 +26,48 @@ from openpat.errors import (
 from openpat.labels import readable
 
 log = logging.getLogger("openpat.web")
+
+
+class ErrorFieldBody(BaseModel):
+    field: str = Field(description="the machine path of the field, for scripts")
+    label: str = Field(description="the field as people read it")
+    message: str
+
+
+class ErrorDetailBody(BaseModel):
+    code: str = Field(description="e.g. invalid_input, not_found, permission_denied")
+    message: str = Field(description="what is wrong and how to fix it, in words")
+    fields: list[ErrorFieldBody] = Field(default_factory=list)
+    permission: str | None = Field(
+        default=None, description="permission_denied: the permission the request needed"
+    )
+    rule: str | None = Field(
+        default=None, description="segregation_of_duties: the rule the request would break"
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns."""
+
+    error: ErrorDetailBody
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# The errors any API operation may return, documented in the schema as they are sent.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("bad request"),
+    401: _documented("not logged in"),
+    403: _documented("the role does not allow this, or the CSRF token is missing"),
+    404: _documented("not found, or not visible to this user"),
+    405: _documented("the address does not accept this method (Allow names those it does)"),
+    409: _documented("conflicts with the current state, or with segregation of duties"),
+    422: _documented("invalid input (malformed JSON included), or a rule forbids it"),
+    429: _documented("too many attempts; Retry-After says when to try again"),
+    500: _documented("an unexpected error, logged with the reference given"),
+}
 
 _HTTP_MESSAGES = {
     404: "there is no page or API endpoint at this address",
@@ -150,12 +193,31 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # JSON the parser gave up on (nested too deeply, a number too long to read)
+            problem = FieldProblem(
+                "body", "could not be read as JSON: nested too deeply or a number too long"
+            )
+            return error_response(
+                request,
+                status_code=422,
+                code="invalid_input",
+                message=f"the request is not valid: {problem.label}: {problem.message}",
+                fields=[problem],
+            )
+        table = getattr(request.app.state, "methods", None)
+        if exc.status_code == 405 and table is not None:
+            # every method the address accepts, not only the first matching route's
+            allowed = table.allowed(request.url.path)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{message}; it accepts {', '.join(allowed)}"
         return error_response(
             request,
             status_code=exc.status_code,
             code="not_found" if exc.status_code == 404 else "http_error",
             message=message,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
