@@ -113,6 +113,11 @@ class PermissionDenied(OpenPatError):
         return {"permission": self.permission} if self.permission else {}
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """An administrator set the user's password; they must choose their own before anything
+    else (pages send them to the Account page)."""
+
+
 class DutyRefused(OpenPatError):
     """A grant of roles that segregation of duties forbids; ``rule`` is the rule's code (the
     table is ``openpat.security.duties.RULES``), the message says it in words."""

@@ -334,6 +334,7 @@ class Sweep:
             "alert_id": 1,
             "site_id": 1,
             "booking_id": 1,
+            "membership_id": 1,
             "visit": "dosing",
             **KNOWLEDGE_IDS,
         }

@@ -52,6 +52,7 @@ class LoginResult:
     token: str  # goes into the signed cookie; only its hash is stored
     csrf_token: str
     principal: Principal
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ class ActiveSession:
     principal: Principal
     csrf_token: str
     token_hash: str
+    # an administrator set the password: nothing but choosing one's own is allowed until then
+    must_change_password: bool = False
 
 
 def _token_hash(token: str) -> str:
@@ -153,7 +156,12 @@ def login(
         reason=f"login from {remote_addr}",
         at=now,
     )
-    return LoginResult(token=token, csrf_token=csrf, principal=principal_of(loaded))
+    return LoginResult(
+        token=token,
+        csrf_token=csrf,
+        principal=principal_of(loaded),
+        must_change_password=bool(user.must_change_password),
+    )
 
 
 def resolve(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> ActiveSession | None:
@@ -173,7 +181,10 @@ def resolve(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> ActiveSessio
     if now - record.last_seen_at > _TOUCH_EVERY:
         record.last_seen_at = now
     return ActiveSession(
-        principal=principal_of(user), csrf_token=record.csrf_token, token_hash=token_hash
+        principal=principal_of(user),
+        csrf_token=record.csrf_token,
+        token_hash=token_hash,
+        must_change_password=bool(user.must_change_password),
     )
 
 

@@ -39,6 +39,7 @@ class UserCreate(BaseModel):
 
 
 class MembershipRead(BaseModel):
+    id: int | None = None
     role: Role
     study_id: int | None
     site_id: int | None
@@ -51,18 +52,25 @@ class UserRead(BaseModel):
     display_name: str
     email: str | None
     is_active: bool
+    must_change_password: bool = False
+    last_login_at: dt.datetime | None = None
     memberships: list[MembershipRead]
 
 
-def _read(user: User, memberships: list[Membership]) -> UserRead:
+def _read(
+    user: User, memberships: list[Membership], last_login: dt.datetime | None = None
+) -> UserRead:
     return UserRead(
         id=user.id,
         username=user.username,
         display_name=user.display_name,
         email=user.email,
         is_active=user.is_active,
+        must_change_password=bool(user.must_change_password),
+        last_login_at=last_login,
         memberships=[
             MembershipRead(
+                id=m.id,
                 role=Role(m.role),
                 study_id=m.study_id,
                 site_id=m.site_id,
@@ -241,7 +249,136 @@ def _announce(uow: UnitOfWork, principal: Principal, user: User, grant: Grant) -
 
 def list_users(*, uow: UnitOfWork, principal: Principal) -> list[UserRead]:
     _require(principal)
-    return [_read(u, list(u.memberships)) for u in uow.users.list_with_memberships()]
+    found = uow.users.list_with_memberships()
+    last = uow.auth.last_logins([u.username for u in found])
+    return [_read(u, list(u.memberships), last.get(u.username)) for u in found]
+
+
+# -- account lifecycle: accounts are deactivated, never deleted -------------------------------
+
+
+class AccountStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool = Field(description="false deactivates the account and ends its sessions")
+    reason: str = Field(min_length=3, max_length=500, description="for the audit trail")
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(
+        min_length=1, max_length=256, description="temporary; the user must change it at login"
+    )
+    reason: str = Field(default="password reset by an administrator", min_length=3, max_length=500)
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class MembershipRemoveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=500, description="for the audit trail")
+
+
+def _other_user(uow: UnitOfWork, principal: Principal, user_id: int, what: str) -> User:
+    """A user account an administrator may act on: not their own (``what`` says the act)."""
+    _require(principal)
+    user = uow.users.get_with_memberships(user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.id == principal.user_id and not principal.is_system:
+        raise DutyRefused(
+            f"an administrator may not {what} their own account; ask another administrator",
+            rule="no-self-grant",
+        )
+    return user
+
+
+def set_account_status(
+    *, uow: UnitOfWork, principal: Principal, user_id: int, status: AccountStatusIn
+) -> UserRead:
+    """Deactivate (ending every session at once) or reactivate an account."""
+    user = _other_user(uow, principal, user_id, "deactivate or reactivate")
+    with uow.reason(status.reason):
+        user.is_active = status.active
+        uow.flush()
+    if not status.active:
+        uow.auth.delete_user_sessions(user.id)
+    return _read(user, list(user.memberships))
+
+
+def reset_password(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    user_id: int,
+    reset: PasswordResetIn,
+    hasher: PasswordHasher,
+) -> UserRead:
+    """Set a temporary password; the user must choose their own at the next login. Their
+    sessions end."""
+    user = _other_user(uow, principal, user_id, "reset the password of")
+    problem = password_problem(reset.password, username=user.username)
+    if problem:
+        raise InvalidInput.for_field("password", problem)
+    with uow.reason(reset.reason):
+        user.password_hash = hasher.hash(reset.password)
+        user.must_change_password = True
+        uow.flush()
+    uow.auth.delete_user_sessions(user.id)
+    return _read(user, list(user.memberships))
+
+
+def change_own_password(
+    *, uow: UnitOfWork, principal: Principal, change: PasswordChangeIn, hasher: PasswordHasher
+) -> None:
+    """The user sets their own password, giving the current one."""
+    from openpat.security.passwords import verify_password
+
+    user = uow.users.get(principal.user_id)
+    if user is None:
+        raise NotFound("your account was not found")
+    if not verify_password(hasher, user.password_hash, change.current_password):
+        raise InvalidInput.for_field("current_password", "is not your current password")
+    if change.new_password == change.current_password:
+        raise InvalidInput.for_field("new_password", "must differ from the current password")
+    problem = password_problem(change.new_password, username=user.username)
+    if problem:
+        raise InvalidInput.for_field("new_password", problem)
+    with uow.reason("password changed by its owner"):
+        user.password_hash = hasher.hash(change.new_password)
+        user.must_change_password = False
+        uow.flush()
+
+
+def remove_membership(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    user_id: int,
+    membership_id: int,
+    remove: MembershipRemoveIn,
+) -> UserRead:
+    """Take a role away (the membership row is deleted; the audit trail keeps it)."""
+    user = _other_user(uow, principal, user_id, "change the memberships of")
+    membership = next((m for m in user.memberships if m.id == membership_id), None)
+    if membership is None:
+        raise NotFound(f"membership {membership_id} of user {user_id} not found")
+    scope = principal.study_ids(Permission.USER_MANAGE)
+    if scope is not None and (membership.study_id is None or membership.study_id not in scope):
+        raise DutyRefused(
+            "an administrator of a study may change roles in that study only",
+            rule="grant-within-own-studies",
+        )
+    with uow.reason(remove.reason):
+        uow.users.delete_membership(membership)
+    return _read(user, [m for m in user.memberships if m.id != membership_id])
 
 
 def find_user_id(*, uow: UnitOfWork, username: str) -> int | None:

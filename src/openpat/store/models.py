@@ -134,6 +134,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # set when an administrator sets the password: the user must choose their own at login
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="raise")
 

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 
-from openpat.errors import NotAuthenticated, PermissionDenied
+from openpat.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
 from openpat.security import Permission, Principal
 from openpat.services import auth
 from openpat.services.runtime import Actor, Platform, UnitOfWork
@@ -100,6 +100,12 @@ class Require:
     async def __call__(self, request: Request, active: SessionDep) -> auth.ActiveSession:
         if active is None:
             raise NotAuthenticated("log in to continue")
+        if active.must_change_password and self.permission is not Permission.ACCOUNT:
+            raise PasswordChangeRequired(
+                "an administrator set your password: choose your own first "
+                "(the Account page, or POST /api/v1/auth/password)",
+                permission="password.change",
+            )
         if not active.principal.has(self.permission):
             raise PermissionDenied(
                 f"your role does not allow {self.permission.label}",

@@ -21,6 +21,7 @@ from openpat.errors import (
     FieldProblem,
     NotAuthenticated,
     OpenPatError,
+    PasswordChangeRequired,
     TooManyRequests,
 )
 from openpat.labels import readable
@@ -160,6 +161,8 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OpenPatError)
     async def _openpat_error(request: Request, exc: OpenPatError) -> Response:
+        if isinstance(exc, PasswordChangeRequired) and not wants_json(request):
+            return RedirectResponse("/account/password", status_code=303)
         if isinstance(exc, NotAuthenticated) and not wants_json(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

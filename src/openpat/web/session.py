@@ -52,6 +52,7 @@ def do_login(
         principal=result.principal,
         csrf_token=result.csrf_token,
         token_hash="",
+        must_change_password=result.must_change_password,
     )
     cookie = SessionCookie(
         value=serializer(platform).dumps(result.token), secure=platform.settings.cookie_secure

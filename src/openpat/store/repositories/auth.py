@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -23,6 +24,26 @@ class AuthRepository:
 
     def delete_session(self, token_hash: str) -> None:
         self.session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+    def delete_user_sessions(self, user_id: int) -> int:
+        """End every session of the user (deactivated, or their password was reset)."""
+        result = self.session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def last_logins(self, usernames: Sequence[str]) -> dict[str, dt.datetime]:
+        """Each user's latest successful login."""
+        if not usernames:
+            return {}
+        stmt = (
+            select(LoginAttempt.username, func.max(LoginAttempt.at))
+            .where(LoginAttempt.username.in_(list(usernames)), LoginAttempt.succeeded.is_(True))
+            .group_by(LoginAttempt.username)
+        )
+        found = {}
+        for name, at in self.session.execute(stmt).tuples():
+            if at is not None:
+                found[name] = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+        return found
 
     def delete_idle_sessions(self, *, idle_since: dt.datetime) -> None:
         self.session.execute(delete(UserSession).where(UserSession.last_seen_at < idle_since))

@@ -39,6 +39,10 @@ class UserRepository:
         )
         return [(m, u) for m, u in self.session.execute(stmt).tuples()]
 
+    def delete_membership(self, membership: Membership) -> None:
+        self.session.delete(membership)
+        self.session.flush()
+
     def add(self, user: User) -> User:
         self.session.add(user)
         self.session.flush()

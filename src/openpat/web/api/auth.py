@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from openpat.errors import NotAuthenticated
 from openpat.security import Role
-from openpat.services import auth
+from openpat.services import auth, users
 from openpat.web.deps import PUBLIC, Account, PlatformDep, UowDep
 from openpat.web.session import do_login, drop_session_cookie
 
@@ -27,6 +27,9 @@ class WhoAmI(BaseModel):
     username: str
     display_name: str
     roles: list[Role]
+    must_change_password: bool = Field(
+        default=False, description="an administrator set the password: change it first"
+    )
     csrf_token: str = Field(description="send as X-CSRF-Token on POST, PUT, PATCH and DELETE")
 
 
@@ -37,6 +40,7 @@ def _who(active: auth.ActiveSession) -> WhoAmI:
         username=p.username,
         display_name=p.display_name,
         roles=sorted(p.roles),
+        must_change_password=active.must_change_password,
         csrf_token=active.csrf_token,
     )
 
@@ -65,3 +69,16 @@ def logout(active: Account, uow: UowDep, response: Response) -> Response:
 @router.get("/me")
 def me(active: Account) -> WhoAmI:
     return _who(active)
+
+
+@router.post("/password", status_code=204)
+def change_password(
+    body: users.PasswordChangeIn, active: Account, uow: UowDep, platform: PlatformDep
+) -> Response:
+    """Choose a new password, giving the current one (required after an administrator set
+    it)."""
+    users.change_own_password(
+        uow=uow, principal=active.principal, change=body, hasher=platform.hasher
+    )
+    uow.commit()
+    return Response(status_code=204)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from openpat.errors import FieldProblem, InvalidInput, OpenPatError
+from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Role
 from openpat.services import audit, studies, users
-from openpat.services.ids import MAX_SEQ
-from openpat.services.users import MembershipIn, UserCreate
+from openpat.services.ids import MAX_SEQ, Id
+from openpat.services.users import (
+    AccountStatusIn,
+    MembershipIn,
+    MembershipRemoveIn,
+    PasswordResetIn,
+    UserCreate,
+)
 from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
 from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
@@ -175,3 +182,145 @@ def users_create(
             request, active, uow, errors=errors, values=values, status_code=status_code
         )
     return RedirectResponse(f"/admin/users?saved={created.username}", status_code=303)
+
+
+# -- one account: status, password reset, memberships -------------------------------------
+
+
+def _user_page(
+    request: Request,
+    active: UserManager,
+    uow: UowDep,
+    user_id: int,
+    *,
+    errors: list[FieldProblem] | None = None,
+    status_code: int = 200,
+) -> Response:
+    found = [u for u in users.list_users(uow=uow, principal=active.principal) if u.id == user_id]
+    if not found:
+        raise NotFound(f"user {user_id} not found")
+    return render(
+        request,
+        "user.html",
+        {
+            "title": found[0].display_name,
+            "user": found[0],
+            "own": found[0].id == active.principal.user_id,
+            "studies": studies.list_studies(uow=uow, principal=active.principal),
+            "roles": list(Role),
+            "errors": errors or [],
+            "saved": request.query_params.get("saved"),
+            "can_audit": active.principal.has(Permission.AUDIT_READ),
+            "nav_key": "admin",
+            "admin_tab": "users",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/users/{user_id}")
+def user_page(request: Request, user_id: Id, active: UserManager, uow: UowDep) -> Response:
+    return _user_page(request, active, uow, user_id)
+
+
+def _user_form(
+    request: Request,
+    active: UserManager,
+    uow: UowDep,
+    user_id: int,
+    saved: str,
+    default_field: str,
+    act: Callable[[], object],
+) -> Response:
+    """Run one of the account page's forms; on a refusal show the page with the problem."""
+    try:
+        act()
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, default_field)
+        return _user_page(request, active, uow, user_id, errors=errors, status_code=status_code)
+    return RedirectResponse(f"/admin/users/{user_id}?saved={saved}", status_code=303)
+
+
+@router.post("/users/{user_id}/status")
+def user_status(
+    request: Request,
+    user_id: Id,
+    active: UserManager,
+    uow: UowDep,
+    activate: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    def act() -> object:
+        body = AccountStatusIn.model_validate({"active": activate == "yes", "reason": reason})
+        return users.set_account_status(
+            uow=uow, principal=active.principal, user_id=user_id, status=body
+        )
+
+    return _user_form(request, active, uow, user_id, "status", "reason", act)
+
+
+@router.post("/users/{user_id}/password-reset")
+def user_password_reset(
+    request: Request,
+    user_id: Id,
+    active: UserManager,
+    uow: UowDep,
+    platform: PlatformDep,
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    def act() -> object:
+        body = PasswordResetIn.model_validate({"password": password})
+        return users.reset_password(
+            uow=uow, principal=active.principal, user_id=user_id, reset=body, hasher=platform.hasher
+        )
+
+    return _user_form(request, active, uow, user_id, "password", "password", act)
+
+
+@router.post("/users/{user_id}/memberships")
+def user_membership_add(
+    request: Request,
+    user_id: Id,
+    active: UserManager,
+    uow: UowDep,
+    role: Annotated[str, Form()] = "",
+    study_id: Annotated[str, Form()] = "",
+    participant_id: Annotated[str, Form()] = "",
+) -> Response:
+    def act() -> object:
+        body = MembershipIn.model_validate(
+            {
+                "role": role,
+                "study_id": _int_or_none(study_id, "study_id"),
+                "participant_id": _int_or_none(participant_id, "participant_id"),
+            }
+        )
+        return users.add_membership(
+            uow=uow, principal=active.principal, user_id=user_id, membership_in=body
+        )
+
+    return _user_form(request, active, uow, user_id, "role-added", "role", act)
+
+
+@router.post("/users/{user_id}/memberships/{membership_id}/remove")
+def user_membership_remove(
+    request: Request,
+    user_id: Id,
+    membership_id: Id,
+    active: UserManager,
+    uow: UowDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    def act() -> object:
+        body = MembershipRemoveIn.model_validate({"reason": reason})
+        return users.remove_membership(
+            uow=uow,
+            principal=active.principal,
+            user_id=user_id,
+            membership_id=membership_id,
+            remove=body,
+        )
+
+    return _user_form(request, active, uow, user_id, "role-removed", "reason", act)

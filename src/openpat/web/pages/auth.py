@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from openpat.errors import TooManyRequests
-from openpat.services import auth
+from openpat.errors import FieldProblem, OpenPatError, TooManyRequests
+from openpat.services import auth, users
 from openpat.web.deps import LOGIN_CSRF_COOKIE, PUBLIC, Account, PlatformDep, UowDep
+from openpat.web.pages.forms import form_problems
 from openpat.web.session import do_login, drop_session_cookie
 from openpat.web.templating import render
 
@@ -97,8 +99,9 @@ async def login_submit(
             status_code=401,
             username=username,
         )
-    _active, cookie = result
-    response = RedirectResponse(next_url, status_code=303)
+    active, cookie = result
+    target = "/account/password" if active.must_change_password else next_url
+    response = RedirectResponse(target, status_code=303)
     cookie.apply(response)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -111,3 +114,52 @@ def logout(active: Account, uow: UowDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
     drop_session_cookie(response)
     return response
+
+
+@router.get("/account/password")
+def password_page(request: Request, active: Account) -> Response:
+    return _password_page(request, active)
+
+
+def _password_page(
+    request: Request,
+    active: auth.ActiveSession,
+    *,
+    errors: list[FieldProblem] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "account_password.html",
+        {
+            "title": "Change password",
+            "must_change": active.must_change_password,
+            "saved": request.query_params.get("saved"),
+            "errors": errors or [],
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/account/password")
+def password_submit(
+    request: Request,
+    active: Account,
+    uow: UowDep,
+    platform: PlatformDep,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    try:
+        body = users.PasswordChangeIn.model_validate(
+            {"current_password": current_password, "new_password": new_password}
+        )
+        users.change_own_password(
+            uow=uow, principal=active.principal, change=body, hasher=platform.hasher
+        )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "new_password")
+        return _password_page(request, active, errors=errors, status_code=status_code)
+    return RedirectResponse("/account/password?saved=1", status_code=303)
