@@ -70,3 +70,14 @@ def test_compatible_roles_pass_and_the_table_names_each_rule_once() -> None:
     assert conflicts(held, Membership(Role.MONITOR, study_id=1)) is None
     codes = [r.code for r in RULES]
     assert len(codes) == len(set(codes)) and all(r.why for r in RULES)
+
+
+def test_the_rules_table_is_shown_in_the_docs() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{rule.code}` |"))
+        for role in rule.left | rule.right:
+            assert role.label in row or "every staff role" in row, (rule.code, role)
+    assert "`no-self-grant`" in text and "`grant-within-own-studies`" in text

@@ -17,14 +17,17 @@ import secrets
 from collections.abc import Sequence
 from typing import Literal
 
+from argon2 import PasswordHasher
 from pydantic import BaseModel, ConfigDict, Field
 
 from openpat import knowledge
 from openpat.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RuleViolation
 from openpat.security import Permission, Principal, Role
+from openpat.services import signatures as esign
 from openpat.services.eligibility import require_eligible
 from openpat.services.ids import Instant
 from openpat.services.participants import visible_participant
+from openpat.services.signatures import SignatureRead
 from openpat.services.studies import today_at_site, visible_study
 from openpat.store.models import (
     Consent,
@@ -230,18 +233,39 @@ class ConsentIn(BaseModel):
     reason: str = Field(default="consent signed", min_length=3, max_length=500)
 
 
+class ConsentSignIn(ConsentIn):
+    """A consent recorded by a member of staff, who signs it electronically: their password
+    again, and the meaning 'obtained this consent' (21 CFR 11.50, 11.200)."""
+
+    password: str = Field(
+        min_length=1, max_length=256, description="your own password: signing asks for it again"
+    )
+
+
 class ConsentRead(BaseModel):
     id: int
     participant_id: int
     form_version: str
     signed_at: dt.datetime
     signature: str | None = Field(description="shown only to roles with identity access")
+    signatures: list[SignatureRead] = Field(
+        default_factory=list, description="electronic signatures of this consent record"
+    )
 
 
 def record_consent(
-    *, uow: UnitOfWork, principal: Principal, participant_id: int, consent: ConsentIn
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    participant_id: int,
+    consent: ConsentIn,
+    hasher: PasswordHasher | None = None,
 ) -> ConsentRead:
-    """Record an e-consent; a screened participant becomes consented on the signing day."""
+    """Record an e-consent; a screened participant becomes consented on the signing day.
+
+    A person records it by signing it (``ConsentSignIn``: their password again); only the
+    system (the demo loader, an import) records one without an electronic signature, and the
+    record then shows none."""
     participant = visible_participant(uow, principal, participant_id, Permission.IDENTITY_WRITE)
     if consent.signed_at.tzinfo is None:
         raise InvalidInput.for_field("signed_at", "give the time with its offset, e.g. +01:00")
@@ -273,12 +297,33 @@ def record_consent(
         if current is ParticipantStatus.SCREENED:
             participant.status = ParticipantStatus.CONSENTED.value
             participant.status_date = day
+        signed = []
+        if not principal.is_system:
+            if not isinstance(consent, ConsentSignIn) or hasher is None:
+                raise InvalidInput.for_field(
+                    "password", "a consent is recorded by signing it: give your password"
+                )
+            signed.append(
+                esign.read(
+                    uow,
+                    esign.sign(
+                        uow=uow,
+                        principal=principal,
+                        hasher=hasher,
+                        password=consent.password,
+                        record=row,
+                        meaning="consent-obtained",
+                        time_zone=site.timezone,
+                    ),
+                )
+            )
     return ConsentRead(
         id=row.id,
         participant_id=participant.id,
         form_version=row.form_version,
         signed_at=row.signed_at,
         signature=row.signature,
+        signatures=signed,
     )
 
 
@@ -296,6 +341,7 @@ def list_consents(
             form_version=c.form_version,
             signed_at=c.signed_at,
             signature=c.signature if show else None,
+            signatures=esign.of_record(uow, "consents", str(c.id)),
         )
         for c in uow.trial.consents(participant_id)
     ]

@@ -510,6 +510,28 @@ class Consent(ParticipantRecord, Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
+class Signature(ParticipantRecord, Base):
+    """An electronic signature (21 CFR 11.50, 11.70): the signer, their printed name, when
+    (and the site's time zone it is shown in), what the signature means, and a hash of the
+    signed record's content, so that it cannot be moved to another record and a later edit of
+    the record shows it as broken."""
+
+    __tablename__ = "signatures"
+    __audited__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    record_table: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64))
+    meaning: Mapped[str] = mapped_column(String(40))
+    signer_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    time_zone: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
 class VisitRecord(ParticipantRecord, Base):
     """What happened to one planned visit: the day it was held, or a new date in its window."""
 

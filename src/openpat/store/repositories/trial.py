@@ -19,6 +19,7 @@ from openpat.store.models import (
     RandomisationKey,
     Room,
     RoomBooking,
+    Signature,
     StudyProtocol,
     TreatmentGuess,
     Unblinding,
@@ -74,6 +75,15 @@ class TrialRepository:
     def consents(self, participant_id: int) -> Sequence[Consent]:
         stmt = select(Consent).where(Consent.participant_id == participant_id)
         return self.session.scalars(stmt.order_by(Consent.signed_at)).all()
+
+    def consent(self, consent_id: int) -> Consent | None:
+        return self.session.get(Consent, consent_id)
+
+    def signatures(self, record_table: str, record_id: str) -> Sequence[Signature]:
+        stmt = select(Signature).where(
+            Signature.record_table == record_table, Signature.record_id == record_id
+        )
+        return self.session.scalars(stmt.order_by(Signature.id)).all()
 
     def visit_records(self, participant_id: int) -> Sequence[VisitRecord]:
         stmt = select(VisitRecord).where(VisitRecord.participant_id == participant_id)

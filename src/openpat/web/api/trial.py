@@ -20,6 +20,7 @@ from openpat.web.deps import (
     KnowledgeReader,
     ParticipantReader,
     ParticipantWriter,
+    PlatformDep,
     ProtocolManager,
     Randomiser,
     ScheduleManager,
@@ -55,10 +56,20 @@ def list_consents(
 
 @router.post("/participants/{participant_id}/consents", status_code=201)
 def record_consent(
-    participant_id: Id, body: trial.ConsentIn, active: IdentityWriter, uow: UowDep
+    participant_id: Id,
+    body: trial.ConsentSignIn,
+    active: IdentityWriter,
+    uow: UowDep,
+    platform: PlatformDep,
 ) -> trial.ConsentRead:
+    """Record a consent and sign it electronically: your password again, and the meaning
+    'obtained this consent'."""
     made = trial.record_consent(
-        uow=uow, principal=active.principal, participant_id=participant_id, consent=body
+        uow=uow,
+        principal=active.principal,
+        participant_id=participant_id,
+        consent=body,
+        hasher=platform.hasher,
     )
     uow.commit()
     return made

@@ -29,6 +29,7 @@ from openpat.web.deps import (
     KnowledgeReader,
     ParticipantReader,
     ParticipantWriter,
+    PlatformDep,
     ProtocolManager,
     Randomiser,
     ScheduleManager,
@@ -231,9 +232,11 @@ def consent_form(
     participant_id: Id,
     active: IdentityWriter,
     uow: UowDep,
+    platform: PlatformDep,
     form_version: Annotated[str, Form()] = "",
     signature: Annotated[str, Form()] = "",
     signed_at: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
 ) -> Response:
     def action() -> None:
         p = participants.get_participant(
@@ -246,15 +249,20 @@ def consent_form(
             ).sites
             if s.id == p.site_id
         )
-        body = trial.ConsentIn.model_validate(
+        body = trial.ConsentSignIn.model_validate(
             {
                 "form_version": form_version,
                 "signature": signature,
                 "signed_at": _local_datetime(signed_at, zone),
+                "password": password,
             }
         )
         trial.record_consent(
-            uow=uow, principal=active.principal, participant_id=participant_id, consent=body
+            uow=uow,
+            principal=active.principal,
+            participant_id=participant_id,
+            consent=body,
+            hasher=platform.hasher,
         )
 
     return _submit(request, participant_id, active, uow, "consent", action, "consent")
