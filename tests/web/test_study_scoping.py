@@ -178,6 +178,7 @@ def test_members_of_another_study_reach_nothing_of_this_one(
             failures.append(f"{where}: shows {found.group(0)!r} of the demo study: {around}")
         if endpoint.path in LOGOUT_PATHS and response.status_code < 400:
             csrf = login(client, username, PASSWORD)
+    print(f"\nsecond study, {role.value}: {refused} of {owned} record routes refused")
     assert owned > 0 and refused == owned, failures
     assert failures == [], f"{len(failures)} reached across studies:\n" + "\n".join(failures)
     after = _snapshot(demo_platform)
