@@ -58,3 +58,21 @@ def test_malformed_json_is_the_documented_invalid_input_error(tmp_path: Path) ->
         assert error["code"] == "invalid_input"
         assert error["fields"][0]["field"] == "body"
         assert "JSON" in error["message"]
+
+
+def test_a_nul_character_in_any_text_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """PostgreSQL cannot store U+0000 in text: refused at the door on every backend."""
+    client = _client(tmp_path)
+    body = client.post("/api/v1/auth/login", json={"username": "ad\u0000min", "password": "x"})
+    assert body.status_code == 422
+    assert body.json()["error"]["fields"][0]["field"] == "username"
+    form = client.post(
+        "/login",
+        content=b"username=a%00b&password=x",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 422 and "NUL character" in form.text
+    query = client.get("/api/v1/knowledge/medications?q=a%00b")
+    assert query.status_code == 422 and query.json()["error"]["fields"][0]["field"] == "q"
+    # ordinary text passes through untouched
+    assert client.get("/healthz?q=plain").status_code == 200

@@ -17,10 +17,17 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 MAX_ID = 2**31 - 1
 MAX_SEQ = 2**63 - 1
 
-Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+def _not_a_bool(value: Any) -> Any:
+    # pydantic reads true as 1: an id given as true/false is a mistake, never record 1
+    if isinstance(value, bool):
+        raise ValueError("give the id as a whole number, not true or false")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_not_a_bool), Interval(ge=1, le=MAX_ID)]
 """The id of a study, site, user or participant."""
 
-Seq = Annotated[int, Interval(ge=1, le=MAX_SEQ)]
+Seq = Annotated[int, BeforeValidator(_not_a_bool), Interval(ge=1, le=MAX_SEQ)]
 """The sequence number of an audit event."""
 
 

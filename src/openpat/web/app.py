@@ -28,6 +28,7 @@ from openpat.web.api import trial as trial_api
 from openpat.web.api import users as users_api
 from openpat.web.errors import API_ERROR_RESPONSES, install_error_handlers
 from openpat.web.methods import AnswerOptions, MethodTable
+from openpat.web.nul import RefuseNul
 from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.platform = platform
     app.state.methods = MethodTable(app)
     install_error_handlers(app)
+    app.add_middleware(RefuseNul)
     app.add_middleware(AnswerOptions, table=app.state.methods)
     app.add_middleware(SecurityHeaders)
 

@@ -93,7 +93,16 @@ def allocations(study_id: Id, active: AllocationReader, uow: UowDep) -> list[tri
     return rows
 
 
-@router.get("/studies/{study_id}/allocations.csv")
+@router.get(
+    "/studies/{study_id}/allocations.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the allocation list as CSV (every read is audited)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def allocations_csv(study_id: Id, active: AllocationReader, uow: UowDep) -> Response:
     rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
     uow.commit()
