@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonS
 MAX_ID = 2**31 - 1
 MAX_SEQ = 2**63 - 1
 
+
 def _not_a_bool(value: Any) -> Any:
     # pydantic reads true as 1: an id given as true/false is a mistake, never record 1
     if isinstance(value, bool):
