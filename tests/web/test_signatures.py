@@ -111,3 +111,47 @@ def test_an_edit_after_signing_or_a_moved_signature_shows_as_broken(
     assert found[consent_id]["signatures"] == []
     (moved,) = found[other]["signatures"]
     assert moved["status"] == "broken"
+
+
+def test_a_participant_signs_their_own_consent(client: TestClient, demo_platform: Platform) -> None:
+    pid, _day = _screened(demo_platform)
+    csrf = login(client, "admin")
+    made = client.post(
+        "/api/v1/users",
+        json={
+            "username": "pat.example",
+            "display_name": "Pat Example",
+            "password": "pat-example-pass-2026",
+            "memberships": [{"role": "participant", "study_id": 1, "participant_id": pid}],
+        },
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert made.status_code == 201, made.text
+    pat = TestClient(client.app)
+    token = login(pat, "pat.example", "pat-example-pass-2026")
+    page = pat.get("/me")
+    assert "Sign your consent" in page.text
+    wrong = pat.post(
+        "/me/consent",
+        data={"csrf_token": token, "form_version": "2.1", "password": "not-mine"},
+    )
+    assert wrong.status_code == 422 and "is not your password" in wrong.text
+    signed = pat.post(
+        "/api/v1/me/consent",
+        json={"form_version": "2.1", "password": "pat-example-pass-2026"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert signed.status_code == 201, signed.text
+    (signature,) = signed.json()["signatures"]
+    assert signature["meaning"] == "consented" and signature["printed_name"] == "Pat Example"
+    assert signature["status"] == "valid"
+    # the participant is now consented, and cannot sign again
+    again = pat.post(
+        "/api/v1/me/consent",
+        json={"form_version": "2.1", "password": "pat-example-pass-2026"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert again.status_code == 422 and "Consented" in again.json()["error"]["message"]
+    login(client, "coordinator")
+    (consent,) = client.get(f"/api/v1/participants/{pid}/consents").json()
+    assert consent["signatures"][0]["meaning_words"] == "consented"

@@ -327,6 +327,69 @@ def record_consent(
     )
 
 
+class OwnConsentIn(BaseModel):
+    """A participant's own electronic consent: the form version they read, and their password
+    again (21 CFR 11.200); the signature means 'consented'."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form_version: str = Field(min_length=1, max_length=40, description="consent form version")
+    password: str = Field(min_length=1, max_length=256, description="your own password")
+
+
+def sign_own_consent(
+    *, uow: UnitOfWork, principal: Principal, consent: OwnConsentIn, hasher: PasswordHasher
+) -> ConsentRead:
+    """The participant signs their consent themselves; a screened participant becomes
+    consented today (at their site)."""
+    own = sorted(principal.own_participant_ids())
+    if not own:
+        raise PermissionDenied("your account is not linked to a study record")
+    participant = uow.participants.get(own[0])
+    user = uow.users.get(principal.user_id)
+    if participant is None or user is None:
+        raise NotFound("your study record was not found")
+    site = uow.sites.get(participant.site_id)
+    assert site is not None
+    current = ParticipantStatus(participant.status)
+    if current is not ParticipantStatus.SCREENED:
+        raise RuleViolation(
+            f"status: you are '{current.label}'; consent is signed after screening, "
+            "before enrolment"
+        )
+    now = uow.now()
+    with uow.reason("consent signed by the participant"):
+        row = Consent(
+            study_id=participant.study_id,
+            participant_id=participant.id,
+            form_version=consent.form_version.strip(),
+            signature=user.display_name,
+            signed_at=now,
+            witnessed_by=None,
+            created_at=now,
+        )
+        uow.trial.add(row)
+        participant.status = ParticipantStatus.CONSENTED.value
+        participant.status_date = today_at_site(site.timezone, now)
+        signed = esign.sign(
+            uow=uow,
+            principal=principal,
+            hasher=hasher,
+            password=consent.password,
+            record=row,
+            meaning="consented",
+            time_zone=site.timezone,
+        )
+    return ConsentRead(
+        id=row.id,
+        participant_id=participant.id,
+        form_version=row.form_version,
+        signed_at=row.signed_at,
+        signature=row.signature,
+        signatures=[esign.read(uow, signed)],
+    )
+
+
 def list_consents(
     *, uow: UnitOfWork, principal: Principal, participant_id: int
 ) -> list[ConsentRead]:

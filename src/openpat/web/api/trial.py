@@ -25,6 +25,7 @@ from openpat.web.deps import (
     Randomiser,
     ScheduleManager,
     ScheduleReader,
+    SelfService,
     StudyReader,
     Unblinder,
     UowDep,
@@ -70,6 +71,18 @@ def record_consent(
         participant_id=participant_id,
         consent=body,
         hasher=platform.hasher,
+    )
+    uow.commit()
+    return made
+
+
+@router.post("/me/consent", status_code=201)
+def sign_own_consent(
+    body: trial.OwnConsentIn, active: SelfService, uow: UowDep, platform: PlatformDep
+) -> trial.ConsentRead:
+    """A participant signs their own consent: the form version and their password again."""
+    made = trial.sign_own_consent(
+        uow=uow, principal=active.principal, consent=body, hasher=platform.hasher
     )
     uow.commit()
     return made

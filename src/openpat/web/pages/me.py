@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from typing import Annotated
 
-from openpat.services import outcomes, participants
-from openpat.web.deps import SelfService, UowDep
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from openpat.errors import FieldProblem, OpenPatError
+from openpat.services import outcomes, participants, trial
+from openpat.web.deps import PlatformDep, SelfService, UowDep
+from openpat.web.pages.forms import form_problems
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/me")
-def my_participation(request: Request, active: SelfService, uow: UowDep) -> Response:
+def _me_page(
+    request: Request,
+    active: SelfService,
+    uow: UowDep,
+    *,
+    errors: list[FieldProblem] | None = None,
+    status_code: int = 200,
+) -> Response:
     own = participants.own_participation(uow=uow, principal=active.principal)
     forms = outcomes.my_forms(uow=uow, principal=active.principal)
     return render(
@@ -24,6 +35,38 @@ def my_participation(request: Request, active: SelfService, uow: UowDep) -> Resp
             "own": own,
             "forms": forms,
             "saved": request.query_params.get("saved"),
+            "errors": errors or [],
             "nav_key": "me",
         },
+        status_code=status_code,
     )
+
+
+@router.get("/me")
+def my_participation(request: Request, active: SelfService, uow: UowDep) -> Response:
+    return _me_page(request, active, uow)
+
+
+@router.post("/me/consent")
+def my_consent(
+    request: Request,
+    active: SelfService,
+    uow: UowDep,
+    platform: PlatformDep,
+    form_version: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """The participant signs their consent: the form version and their password again."""
+    try:
+        body = trial.OwnConsentIn.model_validate(
+            {"form_version": form_version, "password": password}
+        )
+        trial.sign_own_consent(
+            uow=uow, principal=active.principal, consent=body, hasher=platform.hasher
+        )
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, "password")
+        return _me_page(request, active, uow, errors=errors, status_code=status_code)
+    return RedirectResponse("/me?saved=consented", status_code=303)
