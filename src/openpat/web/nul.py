@@ -65,7 +65,7 @@ class RefuseNul:
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, _replay([message], receive), send)
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
@@ -90,19 +90,23 @@ class RefuseNul:
                 + "; ".join(f"{p.label}: {p.message}" for p in problems),
                 fields=problems,
             )
-            await response(scope, _replay([{"type": "http.request", "body": b""}]), send)
+            await response(scope, _replay([{"type": "http.request", "body": b""}], receive), send)
             return
         await self.app(
-            scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send
+            scope,
+            _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
+            send,
         )
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """The messages already read, then the client's own (a streamed response listens for the
+    client going away: it must not be told so early)."""
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
