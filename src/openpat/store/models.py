@@ -518,6 +518,7 @@ class Signature(ParticipantRecord, Base):
 
     __tablename__ = "signatures"
     __audited__ = True
+    __table_args__ = (Index("ix_signatures_record", "record_table", "record_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"))

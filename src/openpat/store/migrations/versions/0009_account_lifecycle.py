@@ -17,14 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
+    # in place (SQLite's ADD COLUMN): a batch rebuild of `users` would break the foreign keys
+    # that point at it
+    op.add_column(
+        "users",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("must_change_password")
+    # SQLite drops the column in place: a batch rebuild of `users` would break the foreign
+    # keys that point at it
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE users DROP COLUMN must_change_password")
+    else:
+        op.drop_column("users", "must_change_password")
