@@ -191,7 +191,3 @@ def read(uow: UnitOfWork, row: Signature) -> SignatureRead:
             "signature was moved from another record)"
         ),
     )
-
-
-def of_record(uow: UnitOfWork, record_table: str, record_id: str) -> list[SignatureRead]:
-    return [read(uow, s) for s in uow.trial.signatures(record_table, record_id)]

@@ -35,6 +35,7 @@ from openpat.store.models import (
     Participant,
     ParticipantAllocation,
     RandomisationKey,
+    Signature,
     StudyProtocol,
     TreatmentGuess,
     Unblinding,
@@ -304,26 +305,30 @@ def record_consent(
                     "password", "a consent is recorded by signing it: give your password"
                 )
             signed.append(
-                esign.read(
-                    uow,
-                    esign.sign(
-                        uow=uow,
-                        principal=principal,
-                        hasher=hasher,
-                        password=consent.password,
-                        record=row,
-                        meaning="consent-obtained",
-                        time_zone=site.timezone,
-                    ),
+                esign.sign(
+                    uow=uow,
+                    principal=principal,
+                    hasher=hasher,
+                    password=consent.password,
+                    record=row,
+                    meaning="consent-obtained",
+                    time_zone=site.timezone,
                 )
             )
+    return _consent_read(uow, row, signed)
+
+
+def _consent_read(
+    uow: UnitOfWork, row: Consent, signed: Sequence[Signature], *, show_name: bool = True
+) -> ConsentRead:
+    """A consent as read back, each signature checked against the record as it is now."""
     return ConsentRead(
         id=row.id,
-        participant_id=participant.id,
+        participant_id=row.participant_id,
         form_version=row.form_version,
         signed_at=row.signed_at,
-        signature=row.signature,
-        signatures=signed,
+        signature=row.signature if show_name else None,
+        signatures=[esign.read(uow, s) for s in signed],
     )
 
 
@@ -380,14 +385,7 @@ def sign_own_consent(
             meaning="consented",
             time_zone=site.timezone,
         )
-    return ConsentRead(
-        id=row.id,
-        participant_id=participant.id,
-        form_version=row.form_version,
-        signed_at=row.signed_at,
-        signature=row.signature,
-        signatures=[esign.read(uow, signed)],
-    )
+    return _consent_read(uow, row, [signed])
 
 
 def list_consents(
@@ -398,14 +396,7 @@ def list_consents(
         Permission.IDENTITY_READ, study_id=participant.study_id, site_id=participant.site_id
     )
     return [
-        ConsentRead(
-            id=c.id,
-            participant_id=c.participant_id,
-            form_version=c.form_version,
-            signed_at=c.signed_at,
-            signature=c.signature if show else None,
-            signatures=esign.of_record(uow, "consents", str(c.id)),
-        )
+        _consent_read(uow, c, uow.trial.signatures("consents", str(c.id)), show_name=show)
         for c in uow.trial.consents(participant_id)
     ]
 
