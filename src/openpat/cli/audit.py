@@ -65,8 +65,9 @@ def checkpoint(
     if out is None:
         console.print(line, highlight=False, soft_wrap=True)
         return
-    if out.is_dir():
-        fail(f"--out: {out} is a directory; name a file to append the checkpoint to", 2)
+    from openpat.services.files import check_output
+
+    check_output(out)
     try:
         with out.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
@@ -76,12 +77,10 @@ def checkpoint(
 
 
 def _read_checkpoints(path: Path) -> list[Checkpoint]:
+    from openpat.services.files import read_text
     from openpat.store.audit import Checkpoint
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"--checkpoint: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", 2)
+    text = read_text(path, "--checkpoint", what="checkpoint file")
     marks = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -84,27 +84,35 @@ def conflicts(held: Iterable[Membership], new: Membership) -> DutyRule | None:
     return None
 
 
+def check_not_self(granter: Principal, target_user_id: int | None, what: str) -> None:
+    """``no-self-grant``: no administrator acts on their own account or memberships
+    (``what`` names the act, e.g. "reset their own password")."""
+    if not granter.is_system and granter.user_id == target_user_id:
+        raise DutyConflict(
+            "no-self-grant", f"an administrator may not {what}; ask another administrator"
+        )
+
+
+def check_within_scope(granter: Principal, study_id: int | None) -> None:
+    """``grant-within-own-studies``: an administrator of some studies grants or removes
+    roles in those studies only; a role in every study needs a platform administrator."""
+    scope = None if granter.is_system else granter.study_ids(Permission.USER_MANAGE)
+    if scope is not None and (study_id is None or study_id not in scope):
+        raise DutyConflict(
+            "grant-within-own-studies",
+            "an administrator of a study may grant or remove roles in that study only; a role "
+            "in every study needs a platform administrator",
+        )
+
+
 def check_grant(
-    granter: Principal, target_user_id: int, held: Iterable[Membership], new: Membership
+    granter: Principal, target_user_id: int | None, held: Iterable[Membership], new: Membership
 ) -> None:
     """Refuse (DutyConflict) a grant that breaks a rule of :data:`RULES`, that an
-    administrator makes to themselves, or that reaches beyond the granter's own studies."""
-    if granter.is_system:
-        pass
-    elif granter.user_id == target_user_id:
-        raise DutyConflict(
-            "no-self-grant",
-            "an administrator may not grant or change their own memberships; "
-            "ask another administrator",
-        )
-    else:
-        scope = granter.study_ids(Permission.USER_MANAGE)
-        if scope is not None and (new.study_id is None or new.study_id not in scope):
-            raise DutyConflict(
-                "grant-within-own-studies",
-                "an administrator of a study may grant roles in that study only; a role in "
-                "every study needs a platform administrator",
-            )
+    administrator makes to themselves, or that reaches beyond the granter's own studies
+    (``target_user_id`` None: an account being created)."""
+    check_not_self(granter, target_user_id, "grant or change their own memberships")
+    check_within_scope(granter, new.study_id)
     rule = conflicts(held, new)
     if rule is not None:
         raise DutyConflict(
@@ -114,14 +122,14 @@ def check_grant(
         )
 
 
-def rules_table() -> list[tuple[str, str, str, str]]:
-    """(code, roles, conflicting roles, why) for documentation and the access page."""
+def rules_table() -> list[dict[str, str]]:
+    """Each rule as the access page and its API show it: code, roles, conflicting roles, why."""
     return [
-        (
-            r.code,
-            ", ".join(sorted(x.label for x in r.left)),
-            ", ".join(sorted(x.label for x in r.right)),
-            r.why,
-        )
+        {
+            "rule": r.code,
+            "roles": ", ".join(sorted(x.label for x in r.left)),
+            "excludes": ", ".join(sorted(x.label for x in r.right)),
+            "why": r.why,
+        }
         for r in RULES
     ]

@@ -129,7 +129,9 @@ def verify(
 def checkpoint(*, uow: UnitOfWork, principal: Principal) -> Checkpoint:
     """The trail's head now (sequence number, hash, time): keep it outside the database."""
     if not principal.has(Permission.AUDIT_READ):
-        raise PermissionDenied("a checkpoint of the audit trail needs the administrator role")
+        raise PermissionDenied(
+            "a checkpoint of the audit trail needs the administrator or monitor role"
+        )
     return uow.audit.checkpoint()
 
 

@@ -92,10 +92,6 @@ class FacilitatorRead(BaseModel):
     max_sessions_per_day: int
 
 
-def _site(uow: UnitOfWork, principal: Principal, site_id: int, permission: Permission) -> Site:
-    return site_with_permission(uow, principal, site_id, permission)
-
-
 def _room_read(r: Room) -> RoomRead:
     return RoomRead(id=r.id, site_id=r.site_id, code=r.code, name=r.name)
 
@@ -114,7 +110,7 @@ def _facilitator_read(f: FacilitatorProfile) -> FacilitatorRead:
 
 
 def add_room(*, uow: UnitOfWork, principal: Principal, site_id: int, room: RoomIn) -> RoomRead:
-    _site(uow, principal, site_id, Permission.SCHEDULE_MANAGE)
+    site_with_permission(uow, principal, site_id, Permission.SCHEDULE_MANAGE)
     if any(r.code == room.code for r in uow.schedule.rooms(site_id)):
         raise Conflict(f"code: room {room.code!r} already exists at this site")
     row = Room(site_id=site_id, code=room.code, name=room.name)
@@ -126,7 +122,7 @@ def add_room(*, uow: UnitOfWork, principal: Principal, site_id: int, room: RoomI
 def add_facilitator(
     *, uow: UnitOfWork, principal: Principal, site_id: int, facilitator: FacilitatorIn
 ) -> FacilitatorRead:
-    _site(uow, principal, site_id, Permission.SCHEDULE_MANAGE)
+    site_with_permission(uow, principal, site_id, Permission.SCHEDULE_MANAGE)
     if facilitator.ends <= facilitator.starts:
         raise InvalidInput.for_field("ends", "must be after starts")
     if any(not 0 <= d <= 6 for d in facilitator.days):
@@ -156,7 +152,7 @@ class Resources(BaseModel):
 
 
 def resources(*, uow: UnitOfWork, principal: Principal, site_id: int) -> Resources:
-    site = _site(uow, principal, site_id, Permission.SCHEDULE_READ)
+    site = site_with_permission(uow, principal, site_id, Permission.SCHEDULE_READ)
     return Resources(
         site_id=site.id,
         site_code=site.code,
@@ -631,7 +627,7 @@ def calendar(
     """Bookings at a site from ``start`` (default: this week's Monday at the site) for
     ``days`` local days (every study the viewer may see there), for the per-room and
     per-facilitator views."""
-    site = _site(uow, principal, site_id, Permission.SCHEDULE_READ)
+    site = site_with_permission(uow, principal, site_id, Permission.SCHEDULE_READ)
     if start is None:
         today = today_at_site(site.timezone, uow.now())
         start = today - dt.timedelta(days=today.weekday())

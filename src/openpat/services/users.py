@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+from collections.abc import Iterator
 
 from argon2 import PasswordHasher
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -206,10 +208,8 @@ def _check_duties(
     principal: Principal, user_id: int | None, held: list[Grant], grant: Grant
 ) -> None:
     """Segregation of duties (``openpat.security.duties``): refused naming the rule."""
-    try:
-        duties.check_grant(principal, user_id if user_id is not None else -1, held, grant)
-    except duties.DutyConflict as exc:
-        raise DutyRefused(f"role: {exc}", rule=exc.rule) from None
+    with _duties():
+        duties.check_grant(principal, user_id, held, grant)
 
 
 def _announce(uow: UnitOfWork, principal: Principal, user: User, grant: Grant) -> None:
@@ -286,17 +286,23 @@ class MembershipRemoveIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500, description="for the audit trail")
 
 
+@contextlib.contextmanager
+def _duties() -> Iterator[None]:
+    """A segregation-of-duties refusal as the error the faces show, naming its rule."""
+    try:
+        yield
+    except duties.DutyConflict as exc:
+        raise DutyRefused(f"role: {exc}", rule=exc.rule) from None
+
+
 def _other_user(uow: UnitOfWork, principal: Principal, user_id: int, what: str) -> User:
     """A user account an administrator may act on: not their own (``what`` says the act)."""
     _require(principal)
     user = uow.users.get_with_memberships(user_id)
     if user is None:
         raise NotFound(f"user {user_id} not found")
-    if user.id == principal.user_id and not principal.is_system:
-        raise DutyRefused(
-            f"an administrator may not {what} their own account; ask another administrator",
-            rule="no-self-grant",
-        )
+    with _duties():
+        duties.check_not_self(principal, user.id, f"{what} their own account")
     return user
 
 
@@ -370,12 +376,8 @@ def remove_membership(
     membership = next((m for m in user.memberships if m.id == membership_id), None)
     if membership is None:
         raise NotFound(f"membership {membership_id} of user {user_id} not found")
-    scope = principal.study_ids(Permission.USER_MANAGE)
-    if scope is not None and (membership.study_id is None or membership.study_id not in scope):
-        raise DutyRefused(
-            "an administrator of a study may change roles in that study only",
-            rule="grant-within-own-studies",
-        )
+    with _duties():
+        duties.check_within_scope(principal, membership.study_id)
     with uow.reason(remove.reason):
         uow.users.delete_membership(membership)
     return _read(user, [m for m in user.memberships if m.id != membership_id])
@@ -441,8 +443,4 @@ def study_access(*, uow: UnitOfWork, principal: Principal, study_id: int) -> Stu
             )
         )
     members.sort(key=lambda a: (not a.announced, a.role_label, a.username))
-    rules = [
-        {"rule": code, "roles": left, "excludes": right, "why": why}
-        for code, left, right, why in duties.rules_table()
-    ]
-    return StudyAccess(study_id=study_id, members=members, rules=rules)
+    return StudyAccess(study_id=study_id, members=members, rules=duties.rules_table())

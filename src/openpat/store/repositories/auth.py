@@ -73,22 +73,3 @@ class AuthRepository:
         if latest is not None and latest.tzinfo is None:
             latest = latest.replace(tzinfo=dt.UTC)
         return int(count or 0), latest
-
-    def failures_since(self, *, username: str, since: dt.datetime) -> int:
-        stmt = select(func.count(LoginAttempt.id)).where(
-            LoginAttempt.username == username.strip().lower(),
-            LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False),
-        )
-        return int(self.session.scalar(stmt) or 0)
-
-    def oldest_failure_since(self, *, username: str, since: dt.datetime) -> dt.datetime | None:
-        stmt = select(func.min(LoginAttempt.at)).where(
-            LoginAttempt.username == username.strip().lower(),
-            LoginAttempt.at >= since,
-            LoginAttempt.succeeded.is_(False),
-        )
-        value = self.session.scalar(stmt)
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value

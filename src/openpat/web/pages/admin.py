@@ -21,7 +21,7 @@ from openpat.services.users import (
     UserCreate,
 )
 from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
-from openpat.web.pages.forms import form_problems
+from openpat.web.pages.forms import form_problems, submit_form
 from openpat.web.templating import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -233,14 +233,15 @@ def _user_form(
     act: Callable[[], object],
 ) -> Response:
     """Run one of the account page's forms; on a refusal show the page with the problem."""
-    try:
-        act()
-        uow.commit()
-    except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, default_field)
-        return _user_page(request, active, uow, user_id, errors=errors, status_code=status_code)
-    return RedirectResponse(f"/admin/users/{user_id}?saved={saved}", status_code=303)
+    return submit_form(
+        uow,
+        act,
+        default_field=default_field,
+        done=f"/admin/users/{user_id}?saved={saved}",
+        again=lambda errors, status_code: _user_page(
+            request, active, uow, user_id, errors=errors, status_code=status_code
+        ),
+    )
 
 
 @router.post("/users/{user_id}/status")

@@ -8,13 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from openpat.errors import FieldProblem, OpenPatError, TooManyRequests
+from openpat.errors import FieldProblem, TooManyRequests
 from openpat.services import auth, users
 from openpat.web.deps import LOGIN_CSRF_COOKIE, PUBLIC, Account, PlatformDep, UowDep
-from openpat.web.pages.forms import form_problems
+from openpat.web.pages.forms import submit_form
 from openpat.web.session import do_login, drop_session_cookie
 from openpat.web.templating import render
 
@@ -150,16 +149,20 @@ def password_submit(
     current_password: Annotated[str, Form(max_length=256)] = "",
     new_password: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
-    try:
+    def act() -> None:
         body = users.PasswordChangeIn.model_validate(
             {"current_password": current_password, "new_password": new_password}
         )
         users.change_own_password(
             uow=uow, principal=active.principal, change=body, hasher=platform.hasher
         )
-        uow.commit()
-    except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "new_password")
-        return _password_page(request, active, errors=errors, status_code=status_code)
-    return RedirectResponse("/account/password?saved=1", status_code=303)
+
+    return submit_form(
+        uow,
+        act,
+        default_field="new_password",
+        done="/account/password?saved=1",
+        again=lambda errors, status_code: _password_page(
+            request, active, errors=errors, status_code=status_code
+        ),
+    )

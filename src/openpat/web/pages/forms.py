@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from openpat.errors import (
@@ -13,6 +16,7 @@ from openpat.errors import (
     field_problems,
 )
 from openpat.labels import split_prefix
+from openpat.store.uow import UnitOfWork
 
 
 def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem], int]:
@@ -33,3 +37,23 @@ def form_problems(exc: Exception, default_field: str) -> tuple[list[FieldProblem
         named, text = split_prefix(exc.message)
         return [FieldProblem(named or default_field, text)], exc.status_code
     raise exc
+
+
+def submit_form(
+    uow: UnitOfWork,
+    act: Callable[[], object],
+    *,
+    default_field: str,
+    done: str,
+    again: Callable[[list[FieldProblem], int], Response],
+) -> Response:
+    """Run a form's use case and commit, then go to ``done``; on a refusal roll back and show
+    the form ``again`` with its problems (errors not about the input get their own page)."""
+    try:
+        act()
+        uow.commit()
+    except (ValidationError, OpenPatError) as exc:
+        uow.rollback()
+        errors, status_code = form_problems(exc, default_field)
+        return again(errors, status_code)
+    return RedirectResponse(done, status_code=303)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 
-from openpat.errors import FieldProblem, OpenPatError
+from openpat.errors import FieldProblem
 from openpat.services import outcomes, participants, trial
 from openpat.web.deps import PlatformDep, SelfService, UowDep
-from openpat.web.pages.forms import form_problems
+from openpat.web.pages.forms import submit_form
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -57,16 +56,21 @@ def my_consent(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     """The participant signs their consent: the form version and their password again."""
-    try:
+
+    def act() -> None:
         body = trial.OwnConsentIn.model_validate(
             {"form_version": form_version, "password": password}
         )
         trial.sign_own_consent(
             uow=uow, principal=active.principal, consent=body, hasher=platform.hasher
         )
-        uow.commit()
-    except (ValidationError, OpenPatError) as exc:
-        uow.rollback()
-        errors, status_code = form_problems(exc, "password")
-        return _me_page(request, active, uow, errors=errors, status_code=status_code)
-    return RedirectResponse("/me?saved=consented", status_code=303)
+
+    return submit_form(
+        uow,
+        act,
+        default_field="password",
+        done="/me?saved=consented",
+        again=lambda errors, status_code: _me_page(
+            request, active, uow, errors=errors, status_code=status_code
+        ),
+    )
