@@ -119,6 +119,13 @@ def root(
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Worker processes sharing the port (sessions, CSRF and login throttling live in "
+        "the database, so any worker serves any user).",
+    ),
 ) -> None:
     """Serve the web app (pages and JSON API)."""
     import uvicorn
@@ -129,10 +136,27 @@ def serve(
         settings = plat.settings
         bind_host = host or settings.host
         bind_port = port or settings.port
-        app_ = create_app(platform=plat)
-        console.print(f"openpat {__version__} serving on http://{bind_host}:{bind_port}")
-        uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+        plural = "s" if workers != 1 else ""
+        console.print(
+            f"openpat {__version__} serving on http://{bind_host}:{bind_port} "
+            f"({workers} worker{plural})"
+        )
+        if workers == 1:
+            uvicorn.run(create_app(platform=plat), host=bind_host, port=bind_port)
+            return
+    # Each worker process builds its own app (and database engine) from the same settings.
+    uvicorn.run(
+        "openpat.web.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+    )
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

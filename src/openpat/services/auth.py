@@ -164,28 +164,51 @@ def login(
     )
 
 
-def resolve(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> ActiveSession | None:
-    """The session for a cookie token, or None if unknown, idle too long, or user inactive."""
+@dataclass(frozen=True, slots=True)
+class SessionLookup:
+    """What a cookie token names, read without writing, and the upkeep it calls for."""
+
+    active: ActiveSession | None
+    token_hash: str
+    drop: bool = False  # idle too long, or the user was deactivated or removed
+    touch: bool = False  # last_seen is over a minute old
+
+
+def look_up(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> SessionLookup:
+    """Read the session for a cookie token; works in a read-only unit of work."""
     now = uow.now()
     token_hash = _token_hash(token)
     record = uow.auth.get_session(token_hash)
     if record is None:
-        return None
+        return SessionLookup(None, token_hash)
     if now - record.last_seen_at > policy.idle_timeout:
-        uow.auth.delete_session(token_hash)
-        return None
+        return SessionLookup(None, token_hash, drop=True)
     user = uow.users.get_with_memberships(record.user_id)
     if user is None or not user.is_active:
-        uow.auth.delete_session(token_hash)
-        return None
-    if now - record.last_seen_at > _TOUCH_EVERY:
-        record.last_seen_at = now
-    return ActiveSession(
+        return SessionLookup(None, token_hash, drop=True)
+    active = ActiveSession(
         principal=principal_of(user),
         csrf_token=record.csrf_token,
         token_hash=token_hash,
         must_change_password=bool(user.must_change_password),
     )
+    return SessionLookup(active, token_hash, touch=now - record.last_seen_at > _TOUCH_EVERY)
+
+
+def keep_up(*, uow: UnitOfWork, lookup: SessionLookup) -> None:
+    """The upkeep a look-up called for: end a dead session, or note that one was used."""
+    if lookup.drop:
+        uow.auth.delete_session(lookup.token_hash)
+    elif lookup.touch:
+        uow.auth.touch_session(lookup.token_hash, uow.now())
+
+
+def resolve(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> ActiveSession | None:
+    """The session for a cookie token, or None if unknown, idle too long, or user inactive
+    (looked up and kept up in one writing unit of work)."""
+    lookup = look_up(uow=uow, token=token, policy=policy)
+    keep_up(uow=uow, lookup=lookup)
+    return lookup.active
 
 
 def logout(*, uow: UnitOfWork, session: ActiveSession) -> None:

@@ -46,8 +46,13 @@ class Platform:
     def hasher(self) -> PasswordHasher:
         return make_hasher(self.settings.password_hash_profile)
 
-    def uow(self, *, actor: Actor, reason: str | None = None) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, actor=actor, reason=reason, clock=self.clock)
+    def uow(
+        self, *, actor: Actor, reason: str | None = None, read_only: bool = False
+    ) -> UnitOfWork:
+        """A unit of work; ``read_only`` ones read a snapshot and never wait for a writer."""
+        return UnitOfWork(
+            self.session_factory, actor=actor, reason=reason, clock=self.clock, read_only=read_only
+        )
 
     # -- schema -----------------------------------------------------------------------------
     def upgrade(self) -> tuple[str | None, str | None]:

@@ -1,4 +1,16 @@
-"""Engines: SQLite (WAL, foreign keys on, one writer at a time) or PostgreSQL."""
+"""Engines: SQLite (WAL, foreign keys on, one writer at a time) or PostgreSQL.
+
+Transactions come in two kinds (see docs/operations.md, "Transactions and locking"):
+
+* **write** (the default): on SQLite ``BEGIN IMMEDIATE`` takes the single write lock at the
+  start, so a transaction never has to upgrade from reading to writing (which SQLite refuses
+  under contention) and audit appends stay ordered. On PostgreSQL, READ COMMITTED, with the
+  rows that order things locked explicitly (the audit chain's head, a study while numbering
+  participants, a site while booking its rooms and staff).
+* **read-only** (:func:`read_only_session`): on SQLite a deferred ``BEGIN`` that reads a WAL
+  snapshot and never waits for a writer; on PostgreSQL a ``READ ONLY`` transaction. Any attempt
+  to change data in one raises :class:`ReadOnlyViolation` before it reaches the database.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from openpat.errors import ConfigurationError
 
@@ -42,6 +54,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("isolation_level", "READ COMMITTED")
         return create_engine(url, pool_pre_ping=True, **kwargs)
     raise ConfigurationError(
         f"database backend {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL"
@@ -62,9 +75,52 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Take the write lock at the start: a transaction never has to upgrade from read to
-        # write (which SQLite refuses under contention), and audit appends stay ordered.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            # A snapshot of the last committed state; never waits for the writer.
+            connection.exec_driver_sql("BEGIN")
+        else:
+            # Take the write lock at the start: a transaction never has to upgrade from read
+            # to write (which SQLite refuses under contention), and audit appends stay ordered.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "openpat_read_only"
+
+
+class ReadOnlyViolation(RuntimeError):
+    """Code running in a read-only transaction tried to change data (a programming error)."""
+
+
+def read_only_session(factory: sessionmaker[Session]) -> Session:
+    """A session whose transaction only reads (see the module docstring)."""
+    bind = factory.kw["bind"]
+    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+    if bind.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    session = factory(bind=bind.execution_options(**options))
+    session.info[READ_ONLY_OPTION] = True
+    return session
+
+
+def _install_read_only_guard(factory: sessionmaker[Session]) -> None:
+    @event.listens_for(factory, "before_flush", insert=True)
+    def _no_changes(session: Session, _context: Any, _instances: Any) -> None:
+        if session.info.get(READ_ONLY_OPTION) and (session.new or session.dirty or session.deleted):
+            raise ReadOnlyViolation(_violation(session))
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _no_statements(state: ORMExecuteState) -> None:
+        if state.session.info.get(READ_ONLY_OPTION) and (
+            state.is_insert or state.is_update or state.is_delete
+        ):
+            raise ReadOnlyViolation(
+                "a read-only transaction tried to run an INSERT, UPDATE or DELETE"
+            )
+
+
+def _violation(session: Session) -> str:
+    kinds = sorted({type(o).__name__ for o in (*session.new, *session.dirty, *session.deleted)})
+    return "a read-only transaction tried to change " + ", ".join(kinds)
 
 
 def make_session_factory(engine: Engine, audit_keys: AuditKeys) -> sessionmaker[Session]:
@@ -75,4 +131,5 @@ def make_session_factory(engine: Engine, audit_keys: AuditKeys) -> sessionmaker[
         bind=engine, expire_on_commit=False, autoflush=False, info={"audit_keys": audit_keys}
     )
     install_audit_hooks(factory)
+    _install_read_only_guard(factory)
     return factory

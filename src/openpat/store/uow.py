@@ -1,5 +1,8 @@
 """The unit of work: one transaction, owned by the web request or the CLI command.
 
+A unit of work opened with ``read_only=True`` never takes the write lock (SQLite) and runs
+READ ONLY (PostgreSQL); changing data in it raises :class:`openpat.store.db.ReadOnlyViolation`.
+
 Services receive a unit of work and never commit; the edge calls :meth:`UnitOfWork.commit`
 when the whole use case has succeeded, and anything not committed is rolled back on exit.
 """
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from openpat.clock import SYSTEM, Clock
 from openpat.errors import Conflict
 from openpat.store.audit import Actor
+from openpat.store.db import read_only_session
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
 from openpat.store.repositories.outcomes import (
@@ -53,8 +57,10 @@ class UnitOfWork:
         reason: str | None = None,
         now: dt.datetime | None = None,
         clock: Clock = SYSTEM,
+        read_only: bool = False,
     ) -> None:
         self._factory = session_factory
+        self.read_only = read_only
         self._actor = actor
         self._reason = reason
         self._now = now
@@ -64,7 +70,7 @@ class UnitOfWork:
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> UnitOfWork:
-        session = self._factory()
+        session = read_only_session(self._factory) if self.read_only else self._factory()
         session.info["actor"] = self._actor
         session.info["reason"] = self._reason
         session.info["clock"] = self.now

@@ -49,10 +49,16 @@ def serializer(platform: Platform) -> URLSafeSerializer:
 
 
 def _resolve(platform: Platform, token: str) -> auth.ActiveSession | None:
-    with platform.uow(actor=Actor(name="session")) as uow:
-        active = auth.resolve(uow=uow, token=token, policy=policy_of(platform))
-        uow.commit()
-        return active
+    # Read without the write lock; write only when the session needs upkeep (at most once a
+    # minute per session, or when it has ended), in a short transaction of its own.
+    actor = Actor(name="session")
+    with platform.uow(actor=actor, read_only=True) as uow:
+        lookup = auth.look_up(uow=uow, token=token, policy=policy_of(platform))
+    if lookup.drop or lookup.touch:
+        with platform.uow(actor=actor) as uow:
+            auth.keep_up(uow=uow, lookup=lookup)
+            uow.commit()
+    return lookup.active
 
 
 async def current_session(request: Request, platform: PlatformDep) -> auth.ActiveSession | None:
@@ -155,15 +161,21 @@ EligibilityOverrider = Annotated[
 ]
 
 
-def get_uow(platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:
-    """One unit of work per request; routes that change data call ``uow.commit()``."""
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_uow(request: Request, platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:
+    """One unit of work per request; routes that change data call ``uow.commit()``.
+
+    GET, HEAD and OPTIONS requests get a read-only unit of work: they read a snapshot and
+    never wait for (or block) a writer. A read route that must write opens its own."""
     principal: Principal | None = active.principal if active else None
     actor = (
         Actor(name=principal.username, user_id=principal.user_id)
         if principal
         else Actor(name="anonymous")
     )
-    with platform.uow(actor=actor) as uow:
+    with platform.uow(actor=actor, read_only=request.method in READ_METHODS) as uow:
         yield uow
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from openpat.store.models import LoginAttempt, UserSession
@@ -21,6 +21,12 @@ class AuthRepository:
 
     def get_session(self, token_hash: str) -> UserSession | None:
         return self.session.get(UserSession, token_hash)
+
+    def touch_session(self, token_hash: str, at: dt.datetime) -> None:
+        """Note that the session was used at ``at`` (it is the idle timeout's starting point)."""
+        self.session.execute(
+            update(UserSession).where(UserSession.token_hash == token_hash).values(last_seen_at=at)
+        )
 
     def delete_session(self, token_hash: str) -> None:
         self.session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
