@@ -102,7 +102,12 @@ def free_port() -> int:
 
 
 def openpat_env(data_dir: Path, database_url: str, src: Path | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENPAT_")}
+    # The benchmark's own settings; OPENPAT_WEB_THREADS passes through, to compare.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OPENPAT_") or k == "OPENPAT_WEB_THREADS"
+    }
     env.update(
         OPENPAT_DATA_DIR=str(data_dir),
         OPENPAT_DATABASE_URL=database_url,
@@ -114,8 +119,12 @@ def openpat_env(data_dir: Path, database_url: str, src: Path | None) -> dict[str
     return env
 
 
+# The CLI's entry point, importable from the baseline's source too.
+CLI = [sys.executable, "-c", "from openpat.cli.main import main; main()"]
+
+
 def run_cli(env: dict[str, str], *args: str) -> None:
-    argv = [sys.executable, "-m", "openpat.cli.main", *args]
+    argv = [*CLI, *args]
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"openpat {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
@@ -129,7 +138,7 @@ def prepare(env: dict[str, str]) -> None:
 @contextlib.contextmanager
 def serving(env: dict[str, str], *extra: str) -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, "-m", "openpat.cli.main", "serve", "--port", str(port), *extra]
+    argv = [*CLI, "serve", "--port", str(port), *extra]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     password_hash_profile: Literal["standard", "fast"] = "standard"
+    web_threads: int | None = Field(default=None, ge=1, le=256)
+    """Threads per web process for blocking work (database queries, computations); unset:
+    2 on SQLite (more threads only fight over the GIL), 8 on PostgreSQL (whose queries wait
+    on the network). benchmarks/serving.py measured the SQLite figure."""
+    metrics_token: str | None = None
+    """A bearer token that may read /metrics (a Prometheus scraper); admins may always."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool = False

@@ -131,6 +131,7 @@ def serve(
     import uvicorn
 
     from openpat.web.app import create_app
+    from openpat.web.observe import configure_logging
 
     with platform() as plat:
         settings = plat.settings
@@ -139,18 +140,22 @@ def serve(
         plural = "s" if workers != 1 else ""
         console.print(
             f"openpat {__version__} serving on http://{bind_host}:{bind_port} "
-            f"({workers} worker{plural})"
+            f"({workers} worker{plural}; JSON logs on standard error)"
         )
+        # openpat writes the access log itself (JSON, with the request id, no personal data)
+        options: dict[str, Any] = {"log_config": None, "access_log": False}
         if workers == 1:
-            uvicorn.run(create_app(platform=plat), host=bind_host, port=bind_port)
+            configure_logging(settings.log_level)
+            uvicorn.run(create_app(platform=plat), host=bind_host, port=bind_port, **options)
             return
     # Each worker process builds its own app (and database engine) from the same settings.
     uvicorn.run(
-        "openpat.web.app:create_app",
+        "openpat.web.app:create_served_app",
         factory=True,
         host=bind_host,
         port=bind_port,
         workers=workers,
+        **options,
     )
 
 

@@ -178,12 +178,12 @@ def look_up(*, uow: UnitOfWork, token: str, policy: LoginPolicy) -> SessionLooku
     """Read the session for a cookie token; works in a read-only unit of work."""
     now = uow.now()
     token_hash = _token_hash(token)
-    record = uow.auth.get_session(token_hash)
-    if record is None:
+    found = uow.auth.session_with_user(token_hash)
+    if found is None:
         return SessionLookup(None, token_hash)
+    record, user = found
     if now - record.last_seen_at > policy.idle_timeout:
         return SessionLookup(None, token_hash, drop=True)
-    user = uow.users.get_with_memberships(record.user_id)
     if user is None or not user.is_active:
         return SessionLookup(None, token_hash, drop=True)
     active = ActiveSession(

@@ -879,9 +879,11 @@ def list_alerts(
             )
         rows.sort(key=lambda a: (a.created_at, a.id), reverse=True)
     found = []
+    participants = uow.participants.get_many({a.participant_id for a in rows})
+    responses = uow.responses.get_many({a.response_id for a in rows})
     for a in rows:
-        participant = uow.participants.get(a.participant_id)
-        response = uow.responses.get(a.response_id)
+        participant = participants.get(a.participant_id)
+        response = responses.get(a.response_id)
         if participant is None or response is None:
             continue
         if not principal.can(

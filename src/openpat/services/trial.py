@@ -708,17 +708,25 @@ class NotificationRead(BaseModel):
     study_id: int | None
 
 
+def _notification_read(n: Notification) -> NotificationRead:
+    return NotificationRead(
+        id=n.id, kind=n.kind, message=n.message, created_at=n.created_at, study_id=n.study_id
+    )
+
+
 def my_notifications(*, uow: UnitOfWork, principal: Principal) -> list[NotificationRead]:
-    return [
-        NotificationRead(
-            id=n.id,
-            kind=n.kind,
-            message=n.message,
-            created_at=n.created_at,
-            study_id=n.study_id,
-        )
-        for n in uow.trial.notifications(principal.user_id)
-    ]
+    return [_notification_read(n) for n in uow.trial.notifications(principal.user_id)]
+
+
+def my_notifications_after(
+    *, uow: UnitOfWork, principal: Principal, after_id: int | None
+) -> tuple[int, list[NotificationRead]]:
+    """The user's notifications newer than ``after_id`` (None: none yet, only the newest id),
+    and the id to continue after."""
+    if after_id is None:
+        return uow.trial.newest_notification_id(principal.user_id), []
+    rows = uow.trial.notifications_after(principal.user_id, after_id)
+    return (rows[-1].id if rows else after_id), [_notification_read(n) for n in rows]
 
 
 # -- treatment guesses and blinding integrity -----------------------------------------------

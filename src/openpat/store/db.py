@@ -14,6 +14,8 @@ Transactions come in two kinds (see docs/operations.md, "Transactions and lockin
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +38,11 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url``; SQLite files get their directory made."""
+    """Create an engine for ``url``; SQLite files get their directory made. A database error
+    never carries the statement's parameters into a message or a log (they may be personal
+    data)."""
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -49,7 +54,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # Requests run in a thread pool; SQLite connections move between its threads.
-        connect_args = {"timeout": 30, "check_same_thread": False}
+        connect_args = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+        if parsed.database and parsed.database != ":memory:":
+            # Keep a connection for every request thread (anyio's pool has 40): a connection
+            # opened afresh has to read the schema again, which costs more than most queries.
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -70,18 +80,84 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.close()
+
+    writers = _WriterQueue(timeout_s=BUSY_TIMEOUT_S)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(READ_ONLY_OPTION):
             # A snapshot of the last committed state; never waits for the writer.
             connection.exec_driver_sql("BEGIN")
-        else:
-            # Take the write lock at the start: a transaction never has to upgrade from read
-            # to write (which SQLite refuses under contention), and audit appends stay ordered.
+            return
+        # Take the write lock at the start: a transaction never has to upgrade from read to
+        # write (which SQLite refuses under contention), and audit appends stay ordered.
+        dbapi_connection = connection.connection.dbapi_connection
+        writers.enter(dbapi_connection)
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.leave(dbapi_connection)
+            raise
+
+    # The turn ends when the transaction does (after COMMIT or ROLLBACK has run), or when the
+    # connection is closed or invalidated.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def _commit(dbapi_connection: Any) -> None:
+        try:
+            do_commit(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    def _rollback(dbapi_connection: Any) -> None:
+        try:
+            do_rollback(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    dialect.do_commit = _commit  # type: ignore[method-assign]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "close")
+    @event.listens_for(engine, "invalidate")
+    def _on_gone(dbapi_connection: Any, _record: Any, *_args: Any) -> None:
+        writers.leave(dbapi_connection)
+
+
+BUSY_TIMEOUT_S = 30
+
+
+class _WriterQueue:
+    """SQLite allows one writer at a time. Within a process, writers wait their turn on a lock
+    and start the moment the previous one ends, instead of polling SQLite's busy handler
+    (which sleeps between tries, up to 100 ms each). Other processes on the same file still
+    meet SQLite's own lock, with its busy timeout."""
+
+    def __init__(self, *, timeout_s: float) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+        self._timeout_s = timeout_s
+
+    @staticmethod
+    def _key(connection: Any) -> int:
+        # SQLAlchemy passes either the pool's proxy or the DBAPI connection itself.
+        return id(getattr(connection, "dbapi_connection", connection))
+
+    def enter(self, dbapi_connection: Any) -> None:
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError(
+                f"database is locked: another write has been running for over "
+                f"{self._timeout_s:.0f} s"
+            )
+        self._holder = self._key(dbapi_connection)
+
+    def leave(self, dbapi_connection: Any) -> None:
+        if self._holder is not None and self._holder == self._key(dbapi_connection):
+            self._holder = None
+            self._lock.release()
 
 
 READ_ONLY_OPTION = "openpat_read_only"
@@ -132,4 +208,7 @@ def make_session_factory(engine: Engine, audit_keys: AuditKeys) -> sessionmaker[
     )
     install_audit_hooks(factory)
     _install_read_only_guard(factory)
+    from openpat.store.notify import install_notify_hooks
+
+    install_notify_hooks(factory, engine)
     return factory

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openpat import __version__
 from openpat.config import Settings, load_settings
 from openpat.services.runtime import Platform
+from openpat.store.notify import NotificationHub
 from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
 from openpat.web.api import knowledge as knowledge_api
@@ -29,6 +29,7 @@ from openpat.web.api import users as users_api
 from openpat.web.errors import API_ERROR_RESPONSES, install_error_handlers
 from openpat.web.methods import AnswerOptions, MethodTable
 from openpat.web.nul import RefuseNul
+from openpat.web.observe import Metrics, Observe, RouteNames
 from openpat.web.pages import admin, me
 from openpat.web.pages import auth as auth_pages
 from openpat.web.pages import knowledge as knowledge_pages
@@ -52,14 +53,32 @@ _SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        for name, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith(("/api/", "/admin", "/participants", "/studies", "/me")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+_PRIVATE_PATHS = ("/api/", "/admin", "/participants", "/studies", "/me")
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response, and no-store on records
+    (plain ASGI rather than BaseHTTPMiddleware, which costs a task and a copy per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["path"].startswith(_PRIVATE_PATHS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if private:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
@@ -69,8 +88,29 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        platform.dispose()
+        import anyio.to_thread
+
+        from openpat import knowledge
+
+        # Blocking work (the database, computations) runs in this many threads; with the GIL,
+        # more threads add contention rather than throughput (benchmarks/serving.py).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        threads = platform.settings.web_threads
+        if threads is None:
+            threads = 2 if platform.engine.dialect.name == "sqlite" else 8
+        limiter.total_tokens = threads
+        # Load the knowledge base before the first request (uvicorn serves once this is done),
+        # so that no user waits for it.
+        await anyio.to_thread.run_sync(knowledge.default)
+        hub = NotificationHub(platform.engine)
+        await hub.start()
+        _app.state.notification_hub = hub
+        try:
+            yield
+        finally:
+            await hub.stop()
+            _app.state.notification_hub = None
+            platform.dispose()
 
     app = FastAPI(
         title="openpat",
@@ -87,6 +127,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(RefuseNul)
     app.add_middleware(AnswerOptions, table=app.state.methods)
     app.add_middleware(SecurityHeaders)
+    app.state.metrics = Metrics()
+    app.state.route_names = RouteNames(app)
+    app.add_middleware(Observe, metrics=app.state.metrics, routes=app.state.route_names)
 
     from swagger_ui_bundle import swagger_ui_path
 
@@ -122,3 +165,13 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     ):
         app.include_router(pages.router)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as ``openpat serve --workers N`` builds it in each worker process: settings
+    from the environment, JSON logs."""
+    from openpat.web.observe import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Iterator
+import sys
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.concurrency import run_in_threadpool
 
 from openpat.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
-from openpat.security import Permission, Principal
+from openpat.security import Permission
 from openpat.services import auth
 from openpat.services.runtime import Actor, Platform, UnitOfWork
 
@@ -48,20 +49,54 @@ def serializer(platform: Platform) -> URLSafeSerializer:
     return URLSafeSerializer(platform.settings.resolved_secret_key, salt="openpat.session")
 
 
-def _resolve(platform: Platform, token: str) -> auth.ActiveSession | None:
-    # Read without the write lock; write only when the session needs upkeep (at most once a
-    # minute per session, or when it has ended), in a short transaction of its own.
-    actor = Actor(name="session")
-    with platform.uow(actor=actor, read_only=True) as uow:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def request_uow(request: Request, platform: PlatformDep) -> AsyncIterator[UnitOfWork]:
+    """The request's one unit of work: the session look-up and the route share it.
+
+    GET, HEAD and OPTIONS requests get a read-only one: they read a snapshot and never wait
+    for (or block) a writer. Other methods get a writing one; routes that change data call
+    ``uow.commit()``, and anything not committed is rolled back when the request ends.
+
+    Opening a unit of work does no I/O (its connection is taken at the first query), so it is
+    opened on the event loop rather than in a worker thread: one thread hop fewer per request.
+    Closing it (a rollback of what was not committed) runs in a worker thread."""
+    read_only = request.method in READ_METHODS
+    uow = platform.uow(actor=Actor(name="anonymous"), read_only=read_only)
+    uow.__enter__()
+    try:
+        yield uow
+    except BaseException:
+        await run_in_threadpool(uow.__exit__, *sys.exc_info())
+        raise
+    else:
+        await run_in_threadpool(uow.__exit__, None, None, None)
+
+
+RequestUow = Annotated[UnitOfWork, Depends(request_uow)]
+
+
+def _resolve(platform: Platform, uow: UnitOfWork, token: str) -> auth.ActiveSession | None:
+    if uow.read_only:
         lookup = auth.look_up(uow=uow, token=token, policy=policy_of(platform))
+    else:
+        # A writing request looks up its session in a snapshot of its own, so that its write
+        # transaction (SQLite's one write lock) begins only when the route first needs data.
+        with platform.uow(actor=Actor(name="session"), read_only=True) as snapshot:
+            lookup = auth.look_up(uow=snapshot, token=token, policy=policy_of(platform))
     if lookup.drop or lookup.touch:
-        with platform.uow(actor=actor) as uow:
-            auth.keep_up(uow=uow, lookup=lookup)
-            uow.commit()
+        # The upkeep (at most once a minute per session, or when it has ended) writes in a
+        # short transaction of its own, before the route's transaction has begun.
+        with platform.uow(actor=Actor(name="session")) as upkeep:
+            auth.keep_up(uow=upkeep, lookup=lookup)
+            upkeep.commit()
     return lookup.active
 
 
-async def current_session(request: Request, platform: PlatformDep) -> auth.ActiveSession | None:
+async def current_session(
+    request: Request, platform: PlatformDep, uow: RequestUow
+) -> auth.ActiveSession | None:
     """The logged-in session from the signed cookie, or None."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
@@ -72,8 +107,11 @@ async def current_session(request: Request, platform: PlatformDep) -> auth.Activ
         return None
     if not isinstance(token, str):
         return None
-    active = await run_in_threadpool(_resolve, platform, token)
+    active = await run_in_threadpool(_resolve, platform, uow, token)
     request.state.active_session = active
+    if active is not None:
+        p = active.principal
+        uow.set_actor(Actor(name=p.username, user_id=p.user_id))
     return active
 
 
@@ -161,22 +199,32 @@ EligibilityOverrider = Annotated[
 ]
 
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+def get_uow(uow: RequestUow, _active: SessionDep) -> UnitOfWork:
+    """The request's unit of work, acting as the logged-in user (or "anonymous")."""
+    return uow
 
 
-def get_uow(request: Request, platform: PlatformDep, active: SessionDep) -> Iterator[UnitOfWork]:
-    """One unit of work per request; routes that change data call ``uow.commit()``.
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
-    GET, HEAD and OPTIONS requests get a read-only unit of work: they read a snapshot and
-    never wait for (or block) a writer. A read route that must write opens its own."""
-    principal: Principal | None = active.principal if active else None
+
+async def audited_read_uow(platform: PlatformDep, active: SessionDep) -> AsyncIterator[UnitOfWork]:
+    """A writing unit of work for a GET route whose every read is recorded in the audit trail
+    (the allocation list): the request's own one is read-only."""
+    principal = active.principal if active else None
     actor = (
         Actor(name=principal.username, user_id=principal.user_id)
         if principal
         else Actor(name="anonymous")
     )
-    with platform.uow(actor=actor, read_only=request.method in READ_METHODS) as uow:
+    uow = platform.uow(actor=actor)
+    uow.__enter__()
+    try:
         yield uow
+    except BaseException:
+        await run_in_threadpool(uow.__exit__, *sys.exc_info())
+        raise
+    else:
+        await run_in_threadpool(uow.__exit__, None, None, None)
 
 
-UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+AuditedReadUow = Annotated[UnitOfWork, Depends(audited_read_uow)]

@@ -158,6 +158,13 @@ def error_response(
     )
 
 
+def _route(request: Request) -> str:
+    routes = getattr(request.app.state, "route_names", None)
+    if routes is not None:
+        return str(routes.of(request.scope))
+    return str(getattr(request.scope.get("route"), "path", "unmatched"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OpenPatError)
     async def _openpat_error(request: Request, exc: OpenPatError) -> Response:
@@ -170,7 +177,12 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyRequests) else None
         )
         if exc.status_code >= 500:
-            log.error("configuration error on %s: %s", request.url.path, exc.message)
+            log.error(
+                "configuration error on %s: %s",
+                _route(request),
+                exc.message,
+                extra={"request_id": getattr(request.state, "request_id", None)},
+            )
         return error_response(
             request,
             status_code=exc.status_code,
@@ -226,7 +238,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         reference = secrets.token_hex(4)
-        log.exception("unexpected error %s on %s %s", reference, request.method, request.url.path)
+        # the route's template, not the path (a form link's path is its secret); the request id
+        # ties this to the access log line
+        log.exception(
+            "unexpected error %s on %s %s",
+            reference,
+            request.method,
+            _route(request),
+            extra={"request_id": getattr(request.state, "request_id", None)},
+        )
         return error_response(
             request,
             status_code=500,

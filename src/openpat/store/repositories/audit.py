@@ -18,6 +18,7 @@ from openpat.store.audit import (
     session_keys,
     verify_chain,
 )
+from openpat.store.db import READ_ONLY_OPTION, ReadOnlyViolation
 from openpat.store.models import AuditEvent
 
 
@@ -64,6 +65,13 @@ class AuditRepository:
             found.setdefault(event.record_id, event)
         return found
 
+    def _writable(self, action: str) -> None:
+        if self.session.info.get(READ_ONLY_OPTION):
+            raise ReadOnlyViolation(
+                f"a read-only transaction tried to record {action!r} in the audit trail; "
+                "a route whose reads are audited takes a writing unit of work"
+            )
+
     def record_security_event(
         self,
         *,
@@ -96,6 +104,7 @@ class AuditRepository:
         participant_id: int | None = None,
     ) -> None:
         """Append an event that changes no row (an export, an emergency unblinding)."""
+        self._writable(action)
         append(
             self.session.connection(),
             [

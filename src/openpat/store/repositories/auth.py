@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from openpat.store.models import LoginAttempt, UserSession
+from openpat.store.models import LoginAttempt, User, UserSession
 
 
 class AuthRepository:
@@ -21,6 +21,18 @@ class AuthRepository:
 
     def get_session(self, token_hash: str) -> UserSession | None:
         return self.session.get(UserSession, token_hash)
+
+    def session_with_user(self, token_hash: str) -> tuple[UserSession, User | None] | None:
+        """The session and its user with their memberships, in one query (every request
+        starts with this look-up)."""
+        stmt = (
+            select(UserSession, User)
+            .outerjoin(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == token_hash)
+            .options(joinedload(User.memberships))
+        )
+        row = self.session.execute(stmt).unique().first()
+        return None if row is None else (row[0], row[1])
 
     def touch_session(self, token_hash: str, at: dt.datetime) -> None:
         """Note that the session was used at ``at`` (it is the idle timeout's starting point)."""

@@ -17,6 +17,15 @@ class ResponseRepository:
     def get(self, response_id: int) -> InstrumentResponse | None:
         return self.session.get(InstrumentResponse, response_id)
 
+    def get_many(self, response_ids: Collection[int]) -> dict[int, InstrumentResponse]:
+        """Responses by id, in one query."""
+        if not response_ids:
+            return {}
+        stmt = select(InstrumentResponse).where(
+            InstrumentResponse.id.in_(sorted(set(response_ids)))
+        )
+        return {r.id: r for r in self.session.scalars(stmt)}
+
     def for_participant(
         self, participant_id: int, *, instrument: str | None = None, limit: int = 500
     ) -> Sequence[InstrumentResponse]:
@@ -43,6 +52,14 @@ class AlertRepository:
         self.session.add(alert)
         self.session.flush()
         return alert
+
+    def open_counts_by_level(self) -> dict[str, int]:
+        stmt = (
+            select(SafetyAlert.level, func.count())
+            .where(SafetyAlert.status == "open")
+            .group_by(SafetyAlert.level)
+        )
+        return {str(level): int(n) for level, n in self.session.execute(stmt).all()}
 
     def count_for_response(self, response_id: int) -> int:
         stmt = select(func.count()).where(SafetyAlert.response_id == response_id)

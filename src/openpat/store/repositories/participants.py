@@ -26,6 +26,13 @@ class ParticipantRepository:
     def get(self, participant_id: int) -> Participant | None:
         return self.session.get(Participant, participant_id)
 
+    def get_many(self, participant_ids: Collection[int]) -> dict[int, Participant]:
+        """Participants by id, in one query."""
+        if not participant_ids:
+            return {}
+        stmt = select(Participant).where(Participant.id.in_(sorted(set(participant_ids))))
+        return {p.id: p for p in self.session.scalars(stmt)}
+
     def get_by_code(self, study_id: int, code: str) -> Participant | None:
         stmt = select(Participant).where(Participant.study_id == study_id, Participant.code == code)
         return self.session.scalars(stmt).first()

@@ -124,6 +124,19 @@ class TrialRepository:
         stmt = select(Notification).where(Notification.user_id == user_id)
         return self.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)).all()
 
+    def notifications_after(
+        self, user_id: int, after_id: int, limit: int = 100
+    ) -> Sequence[Notification]:
+        """The user's notifications newer than ``after_id``, oldest first."""
+        stmt = select(Notification).where(
+            Notification.user_id == user_id, Notification.id > after_id
+        )
+        return self.session.scalars(stmt.order_by(Notification.id).limit(limit)).all()
+
+    def newest_notification_id(self, user_id: int) -> int:
+        stmt = select(func.max(Notification.id)).where(Notification.user_id == user_id)
+        return int(self.session.scalar(stmt) or 0)
+
 
 class ScheduleRepository:
     def __init__(self, session: Session) -> None:

@@ -3,18 +3,22 @@ rooms, facilitators, bookings, the calendar and planning."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from openpat.services import schedule, trial
-from openpat.services.ids import Id
+from openpat.services.ids import MAX_ID, Id
 from openpat.web.deps import (
     Account,
     AllocationReader,
+    AuditedReadUow,
     GuessEnterer,
     IdentityWriter,
     KnowledgeReader,
@@ -100,7 +104,9 @@ def randomise(
 
 
 @router.get("/studies/{study_id}/allocations")
-def allocations(study_id: Id, active: AllocationReader, uow: UowDep) -> list[trial.AllocationRow]:
+def allocations(
+    study_id: Id, active: AllocationReader, uow: AuditedReadUow
+) -> list[trial.AllocationRow]:
     rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
     uow.commit()  # the read is audited
     return rows
@@ -116,7 +122,7 @@ def allocations(study_id: Id, active: AllocationReader, uow: UowDep) -> list[tri
         }
     },
 )
-def allocations_csv(study_id: Id, active: AllocationReader, uow: UowDep) -> Response:
+def allocations_csv(study_id: Id, active: AllocationReader, uow: AuditedReadUow) -> Response:
     rows = trial.allocation_list(uow=uow, principal=active.principal, study_id=study_id)
     uow.commit()
     return Response(
@@ -150,6 +156,73 @@ def unblindings(study_id: Id, active: StudyReader, uow: UowDep) -> list[trial.Un
 @router.get("/me/notifications")
 def notifications(active: Account, uow: UowDep) -> list[trial.NotificationRead]:
     return trial.my_notifications(uow=uow, principal=active.principal)
+
+
+STREAM_KEEPALIVE_S = 15.0
+
+
+@router.get(
+    "/me/notifications/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def notification_stream(
+    request: Request,
+    active: Account,
+    uow: UowDep,
+    platform: PlatformDep,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ID, description="send notifications newer than this id"),
+    ] = None,
+    wait: Annotated[
+        int,
+        Query(ge=0, le=300, description="seconds to stay open for new ones (0: answer at once)"),
+    ] = 0,
+    last_event_id: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> StreamingResponse:
+    """Your notifications as server-sent events, as they arrive (in any web process).
+
+    Each is an ``event: notification`` whose ``id`` is the notification's id and whose data is
+    the notification as JSON. The stream opens with ``event: ready`` carrying the id it goes
+    on from. It stays open ``wait`` seconds (comments keep it alive), then ends; an
+    EventSource reconnects by itself, sending ``Last-Event-ID``, so nothing is missed."""
+    principal = active.principal
+    start = after
+    if last_event_id is not None and last_event_id.isdigit():
+        start = min(int(last_event_id), MAX_ID)
+    # The look-up's snapshot is not kept open while the stream waits.
+    uow.rollback()
+    hub = getattr(request.app.state, "notification_hub", None)
+
+    def read(after_id: int | None) -> tuple[int, list[trial.NotificationRead]]:
+        with platform.uow(actor=uow.actor, read_only=True) as snapshot:
+            return trial.my_notifications_after(
+                uow=snapshot, principal=principal, after_id=after_id
+            )
+
+    async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        position, items = await run_in_threadpool(read, start)
+        yield f"id: {position}\nevent: ready\ndata: {{}}\n\n"
+        while True:
+            for item in items:
+                yield f"id: {item.id}\nevent: notification\ndata: {item.model_dump_json()}\n\n"
+            left = deadline - loop.time()
+            if left <= 0 or await request.is_disconnected():
+                return
+            if hub is None:  # no listener in this app (it was not started): poll
+                await asyncio.sleep(min(left, 1.0))
+            elif not await hub.wait(principal.user_id, min(left, STREAM_KEEPALIVE_S)):
+                yield ": keep-alive\n\n"
+            position, items = await run_in_threadpool(read, position)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/participants/{participant_id}/guesses", status_code=201)
