@@ -34,6 +34,11 @@ from tests.conftest import login, make_settings
 PUBLIC_ROUTES = frozenset(
     {
         ("GET", "/healthz"),
+        ("GET", "/livez"),
+        ("GET", "/readyz"),
+        # an administrator's session or the metrics token, checked in the route (a scraper
+        # has no session); tests/web/test_observe.py
+        ("GET", "/metrics"),
         ("GET", "/login"),
         ("POST", "/login"),
         ("POST", "/api/v1/auth/login"),

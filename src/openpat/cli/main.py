@@ -194,8 +194,9 @@ def restore_command(
     source: Path = typer.Argument(..., help="A file written by `openpat backup`."),
     format_: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
-    """Restore a backup into the (empty) database of OPENPAT_DATABASE_URL, then verify the
-    audit chain; exits 1 if the chain does not verify."""
+    """Restore a backup into an empty database and verify its audit chain (exit 1 if not).
+
+    The database is OPENPAT_DATABASE_URL's; one that holds tables is refused."""
     from openpat.services import backup
 
     with platform(check_schema=False) as plat:
