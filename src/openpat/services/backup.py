@@ -62,14 +62,19 @@ def _libpq_url(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
+def _run(tool: str, url: URL, *args: str) -> str | None:
+    """Run a PostgreSQL client tool on the site's database; its error text if it failed."""
+    found = shutil.which(tool)
     if found is None:
         raise ConfigurationError(
-            f"{name} is not installed: on Debian, apt-get install postgresql-client "
+            f"{tool} is not installed: on Debian, apt-get install postgresql-client "
             "(the same major version as the server, or newer)"
         )
-    return found
+    argv = [found, "--no-owner", "--no-privileges", f"--dbname={_libpq_url(url)}", *args]
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode == 0:
+        return None
+    return done.stderr.strip()[-500:] or f"{tool} exited with {done.returncode}"
 
 
 def backup(platform: Platform, out: Path) -> BackupResult:
@@ -92,20 +97,9 @@ def backup(platform: Platform, out: Path) -> BackupResult:
                 finally:
                     target.close()
         else:
-            done = subprocess.run(
-                [
-                    _tool("pg_dump"),
-                    "--format=custom",
-                    "--no-owner",
-                    "--no-privileges",
-                    f"--file={partial}",
-                    f"--dbname={_libpq_url(engine.url)}",
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                raise ConfigurationError(f"pg_dump failed: {done.stderr.strip()[-500:]}")
+            failed = _run("pg_dump", engine.url, "--format=custom", f"--file={partial}")
+            if failed:
+                raise ConfigurationError(f"pg_dump failed: {failed}")
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
@@ -146,22 +140,9 @@ def restore(platform: Platform, source: Path) -> RestoreResult:
         finally:
             backup_db.close()
     else:
-        done = subprocess.run(
-            [
-                _tool("pg_restore"),
-                "--no-owner",
-                "--no-privileges",
-                "--exit-on-error",
-                f"--dbname={_libpq_url(engine.url)}",
-                str(source),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            raise InvalidInput.for_field(
-                "backup", f"pg_restore could not restore it: {done.stderr.strip()[-500:]}"
-            )
+        failed = _run("pg_restore", engine.url, "--exit-on-error", str(source))
+        if failed:
+            raise InvalidInput.for_field("backup", f"pg_restore could not restore it: {failed}")
     engine.dispose()  # connections opened before the restore do not see its schema
     revision = migrate.current_revision(engine)
     with platform.uow(actor=Actor(name="restore"), read_only=True) as uow:

@@ -10,6 +10,7 @@ import datetime as dt
 import hmac
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -63,7 +64,13 @@ async def request_uow(request: Request, platform: PlatformDep) -> AsyncIterator[
     opened on the event loop rather than in a worker thread: one thread hop fewer per request.
     Closing it (a rollback of what was not committed) runs in a worker thread."""
     read_only = request.method in READ_METHODS
-    uow = platform.uow(actor=Actor(name="anonymous"), read_only=read_only)
+    async with _opened(platform.uow(actor=Actor(name="anonymous"), read_only=read_only)) as uow:
+        yield uow
+
+
+@asynccontextmanager
+async def _opened(uow: UnitOfWork) -> AsyncIterator[UnitOfWork]:
+    """Open ``uow`` on the event loop (no I/O) and close it in a worker thread."""
     uow.__enter__()
     try:
         yield uow
@@ -216,15 +223,8 @@ async def audited_read_uow(platform: PlatformDep, active: SessionDep) -> AsyncIt
         if principal
         else Actor(name="anonymous")
     )
-    uow = platform.uow(actor=actor)
-    uow.__enter__()
-    try:
+    async with _opened(platform.uow(actor=actor)) as uow:
         yield uow
-    except BaseException:
-        await run_in_threadpool(uow.__exit__, *sys.exc_info())
-        raise
-    else:
-        await run_in_threadpool(uow.__exit__, None, None, None)
 
 
 AuditedReadUow = Annotated[UnitOfWork, Depends(audited_read_uow)]
