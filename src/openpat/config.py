@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     """A bearer token that may read /metrics (a Prometheus scraper); admins may always."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    audit_verify_hour_utc: int = Field(default=2, ge=0, le=23)
+    """The hour (UTC) from which the job workers run the nightly audit-trail check."""
+    run_jobs: bool = False
+    """Run a job worker inside the web app (`openpat serve` turns it on for SQLite)."""
+    worker_poll_s: float = Field(default=2.0, gt=0, le=300)
+    """How often an in-process job worker looks for due jobs queued by other processes."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool = False

@@ -221,8 +221,18 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     assert made.status_code == 201, made.text
     target = made.json()
 
+    # A background job for the /jobs/{job_id} operations.
+    coordinator, coordinator_csrf = session(Role.COORDINATOR)
+    job = coordinator.post(
+        "/api/v1/studies/1/schedule/plan-job",
+        json={"start": "2026-12-07", "weeks": 1},
+        headers={"X-CSRF-Token": coordinator_csrf},
+    )
+    assert job.status_code == 202, job.text
+
     ids = demo_ids(demo_platform)
     demo_values: dict[str, Any] = {
+        "job_id": job.json()["id"],
         "study_id": ids.study_id,
         "participant_id": ids.participant_id,
         "user_id": target["id"],

@@ -25,6 +25,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from openpat.security import ROLE_PERMISSIONS, Permission, Role, roles_with
+from openpat.services import jobs
 from openpat.services.runtime import Actor, Platform
 from openpat.web.app import create_app
 from openpat.web.deps import UNSAFE_METHODS, Public, Require
@@ -167,6 +168,7 @@ class DemoIds:
             "site_id": 1,
             "booking_id": 1,
             "membership_id": 1,
+            "job_id": 1,
             "visit": "dosing",
             **KNOWLEDGE_IDS,
         }
@@ -328,6 +330,15 @@ def test_each_role_gets_exactly_its_permissions(
 ) -> None:
     ids = demo_ids(demo_platform)
     username = USERNAME_OF[role]
+    # a background job this user asked for (job 1), for the /jobs/{job_id} routes
+    with demo_platform.uow(actor=Actor("test")) as uow:
+        user = uow.users.get_by_username(username)
+        assert user is not None
+        job = jobs.enqueue(
+            uow, kind="schedule.plan", args={"study_id": 1}, study_id=1, requested_by=user.id
+        )
+        assert job.id == 1
+        uow.commit()
     csrf = login(client, username)
     assert client.get("/api/v1/auth/me").json()["roles"] == [role.value]
     granted = ROLE_PERMISSIONS[role]

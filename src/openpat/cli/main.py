@@ -127,21 +127,35 @@ def serve(
         help="Worker processes sharing the port (sessions, CSRF and login throttling live in "
         "the database, so any worker serves any user).",
     ),
+    jobs: bool = typer.Option(
+        None,
+        "--jobs/--no-jobs",
+        help="Run background jobs in the web process too (default: yes on SQLite; on "
+        "PostgreSQL run `openpat worker` processes instead).",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the web app (pages and JSON API)."""
+    import os
+
     import uvicorn
 
     from openpat.web.app import create_app
     from openpat.web.observe import configure_logging
 
     with platform() as plat:
+        if jobs is None:
+            jobs = plat.engine.dialect.name == "sqlite"
+        plat.settings = plat.settings.model_copy(update={"run_jobs": jobs})
+        os.environ["OPENPAT_RUN_JOBS"] = "true" if jobs else "false"
         settings = plat.settings
         bind_host = host or settings.host
         bind_port = port or settings.port
         plural = "s" if workers != 1 else ""
         console.print(
             f"openpat {__version__} serving on http://{bind_host}:{bind_port} "
-            f"({workers} worker{plural}; JSON logs on standard error)"
+            f"({workers} worker{plural}; background jobs {'in' if jobs else 'not in'} the "
+            "web process; JSON logs on standard error)"
         )
         # openpat writes the access log itself (JSON, with the request id, no personal data)
         options: dict[str, Any] = {"log_config": None, "access_log": False}
@@ -158,6 +172,46 @@ def serve(
         workers=workers,
         **options,
     )
+
+
+@app.command("worker")
+@handles_errors
+def worker_command(
+    once: bool = typer.Option(
+        False, "--once", help="Run the jobs that are due now, then exit (e.g. from cron)."
+    ),
+    concurrency: int = typer.Option(2, min=1, max=32, help="Jobs run at once (PostgreSQL)."),
+) -> None:
+    """Run background jobs: planning, the nightly audit check, reminders.
+
+    On PostgreSQL any number of workers, on any machine, share the queue (procrastinate);
+    on SQLite one worker runs them in this process. Stops on Ctrl-C or SIGTERM."""
+    from openpat.services import worker
+
+    with platform() as plat:
+        if once:
+            local = worker.LocalWorker(plat)
+            ran = local.run_due()
+            console.print(f"ran {ran} job{'s' if ran != 1 else ''}")
+            return
+        console.print(f"openpat {__version__} job worker on {plat.engine.dialect.name}")
+        if plat.engine.dialect.name == "postgresql":
+            worker.run_procrastinate_worker(plat, concurrency=concurrency)
+            return
+        local = worker.LocalWorker(plat, poll_s=plat.settings.worker_poll_s)
+        local.start()
+        try:
+            import signal
+            import threading
+
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            local.stop()
 
 
 @app.command("backup")

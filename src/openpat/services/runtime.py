@@ -6,6 +6,8 @@ work from it; nothing is created at import time.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,6 +33,8 @@ class Platform:
     engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock
+    # Told (after commit) when a job becomes due; set by the job workers' dispatcher.
+    job_waker: Callable[[int, dt.datetime], None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Platform:
@@ -51,7 +55,12 @@ class Platform:
     ) -> UnitOfWork:
         """A unit of work; ``read_only`` ones read a snapshot and never wait for a writer."""
         return UnitOfWork(
-            self.session_factory, actor=actor, reason=reason, clock=self.clock, read_only=read_only
+            self.session_factory,
+            actor=actor,
+            reason=reason,
+            clock=self.clock,
+            read_only=read_only,
+            waker=self.job_waker,
         )
 
     # -- schema -----------------------------------------------------------------------------
@@ -60,6 +69,9 @@ class Platform:
         before = migrate.current_revision(self.engine)
         migrate.upgrade(self.engine)
         self.seal_audit_trail()
+        from openpat.services.worker import ensure_procrastinate_schema
+
+        ensure_procrastinate_schema(self)
         return before, migrate.current_revision(self.engine)
 
     def seal_audit_trail(self) -> int:

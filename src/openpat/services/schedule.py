@@ -8,6 +8,7 @@ calendar tells a blinded team which arm a participant is in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
@@ -709,6 +710,32 @@ def _waiting_visits(
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class ProposedBooking:
+    """One booking the planner proposes (ids only, so it outlives the planning transaction)."""
+
+    request_id: str
+    participant_id: int
+    visit_id: str
+    label: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    room_id: int | None
+    facilitator_ids: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputedPlan:
+    study_id: int
+    start: dt.date
+    weeks: int
+    requests: int
+    bookings: tuple[ProposedBooking, ...]
+    unbooked: tuple[str, ...]
+    status: str
+    seconds: float
+
+
 def plan_study(
     *,
     uow: UnitOfWork,
@@ -723,19 +750,48 @@ def plan_study(
     """Plan every unbooked visit that needs a room or facilitators and whose window falls
     (partly) in the next ``weeks`` weeks, with the CP-SAT planner, site by site; then write
     the bookings through the same conflict checks as a manual booking."""
-    visible_study(uow, principal, study_id)
-    if not principal.can(Permission.SCHEDULE_MANAGE, study_id=study_id):
-        raise PermissionDenied("your role does not allow planning the calendar")
+    plan = compute_plan(
+        uow=uow,
+        principal=principal,
+        study_id=study_id,
+        start=start,
+        weeks=weeks,
+        time_limit_s=time_limit_s,
+        progress=progress,
+    )
+    if not save:
+        return _summary(plan, booked=len(plan.bookings), refused=[], saved=False)
+    return book_plan(uow=uow, principal=principal, plan=plan)
+
+
+def compute_plan(
+    *,
+    uow: UnitOfWork,
+    principal: Principal,
+    study_id: int,
+    start: dt.date,
+    weeks: int,
+    time_limit_s: float = 30.0,
+    progress: Callable[[int, float], None] | None = None,
+    on_site: Callable[[int, int], None] | None = None,
+) -> ComputedPlan:
+    """The planner's proposal, without writing anything: a read-only unit of work will do
+    (a background job plans without holding the write lock, then books in a short one).
+    ``on_site(done, total)`` is told as each site is planned."""
+    check_may_plan(uow, principal, study_id)
     if not 1 <= weeks <= 104:
         raise InvalidInput.for_field("weeks", "plan between 1 and 104 weeks")
     _, protocol = current_protocol(uow, study_id)
     horizon_end = start + dt.timedelta(weeks=weeks) - dt.timedelta(days=1)
-    total_requests = booked = 0
+    total_requests = 0
+    bookings: list[ProposedBooking] = []
     unbooked: list[str] = []
-    refused: list[str] = []
     seconds = 0.0
     statuses = []
-    for site in uow.studies.sites_of(study_id):
+    sites = list(uow.studies.sites_of(study_id))
+    for done, site in enumerate(sites):
+        if on_site is not None:
+            on_site(done, len(sites))
         rooms = uow.schedule.rooms(site.id)
         team = uow.schedule.facilitators(site.id)
         meta = _waiting_visits(uow, protocol, study_id, site.id, (start, horizon_end))
@@ -765,40 +821,87 @@ def plan_study(
         seconds += result.seconds
         statuses.append(result.status)
         unbooked += list(result.unbooked)
-        if save:
-            for b in result.bookings:
-                _request, participant, v = meta[b.request_id]
-                room_id = int(b.room) if b.room else None
-                staff = [int(f) for f in b.facilitators]
-                clash = _conflicts(uow, site.id, b.start, b.end, room_id, staff)
-                if clash or b.start < uow.now():
-                    refused.append(b.request_id)
-                    continue
-                _write_booking(
-                    uow,
-                    principal,
-                    participant,
-                    v.visit_id,
-                    (b.start, b.end),
-                    room_id,
-                    staff,
-                    source="planner",
-                    reason=f"{v.label} booked by the planner",
+        for b in result.bookings:
+            _request, participant, v = meta[b.request_id]
+            bookings.append(
+                ProposedBooking(
+                    request_id=b.request_id,
+                    participant_id=participant.id,
+                    visit_id=v.visit_id,
+                    label=v.label,
+                    starts_at=b.start,
+                    ends_at=b.end,
+                    room_id=int(b.room) if b.room else None,
+                    facilitator_ids=tuple(int(f) for f in b.facilitators),
                 )
-                booked += 1
-        else:
-            booked += len(result.bookings)
-    return PlanSummary(
+            )
+    return ComputedPlan(
         study_id=study_id,
         start=start,
         weeks=weeks,
         requests=total_requests,
-        booked=booked,
-        unbooked=unbooked,
-        refused_at_booking=refused,
+        bookings=tuple(bookings),
+        unbooked=tuple(unbooked),
         status=", ".join(sorted(set(statuses))) or "nothing to plan",
         seconds=round(seconds, 2),
-        saved=save,
+    )
+
+
+def book_plan(
+    *, uow: UnitOfWork, principal: Principal, plan: ComputedPlan, reason_suffix: str = ""
+) -> PlanSummary:
+    """Write a computed plan's bookings, each through the conflict checks of a manual
+    booking; a visit booked meanwhile (by hand or by an earlier run) is left as it is, so
+    booking the same plan twice books nothing twice."""
+    check_may_plan(uow, principal, plan.study_id)
+    booked = 0
+    refused: list[str] = []
+    for b in plan.bookings:
+        participant = uow.participants.get(b.participant_id)
+        taken = participant is None or any(
+            x.visit_key == b.visit_id for x in uow.schedule.bookings_of(b.participant_id)
+        )
+        if participant is None or taken:
+            refused.append(b.request_id)
+            continue
+        site_id = participant.site_id
+        clash = _conflicts(uow, site_id, b.starts_at, b.ends_at, b.room_id, b.facilitator_ids)
+        if clash or b.starts_at < uow.now():
+            refused.append(b.request_id)
+            continue
+        _write_booking(
+            uow,
+            principal,
+            participant,
+            b.visit_id,
+            (b.starts_at, b.ends_at),
+            b.room_id,
+            list(b.facilitator_ids),
+            source="planner",
+            reason=f"{b.label} booked by the planner{reason_suffix}",
+        )
+        booked += 1
+    return _summary(plan, booked=booked, refused=refused, saved=True)
+
+
+def check_may_plan(uow: UnitOfWork, principal: Principal, study_id: int) -> None:
+    visible_study(uow, principal, study_id)
+    if not principal.can(Permission.SCHEDULE_MANAGE, study_id=study_id):
+        raise PermissionDenied("your role does not allow planning the calendar")
+
+
+def _summary(plan: ComputedPlan, *, booked: int, refused: list[str], saved: bool) -> PlanSummary:
+    return PlanSummary(
+        study_id=plan.study_id,
+        start=plan.start,
+        weeks=plan.weeks,
+        requests=plan.requests,
+        booked=booked,
+        unbooked=list(plan.unbooked),
+        refused_at_booking=refused,
+        status=plan.status,
+        seconds=plan.seconds,
+        saved=saved,
     )
 
 

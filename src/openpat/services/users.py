@@ -247,6 +247,20 @@ def _announce(uow: UnitOfWork, principal: Principal, user: User, grant: Grant) -
             )
 
 
+def notify_administrators(*, uow: UnitOfWork, kind: str, message: str) -> int:
+    """Notify every active administrator of the whole platform (a system event, such as a
+    failed audit-trail check); returns how many."""
+    now = uow.now()
+    sent = 0
+    for user in uow.users.list_with_memberships():
+        if user.is_active and any(
+            m.role == Role.ADMIN.value and m.study_id is None for m in user.memberships
+        ):
+            uow.trial.add(Notification(user_id=user.id, kind=kind, message=message, created_at=now))
+            sent += 1
+    return sent
+
+
 def list_users(*, uow: UnitOfWork, principal: Principal) -> list[UserRead]:
     _require(principal)
     found = uow.users.list_with_memberships()

@@ -667,3 +667,34 @@ class Notification(Base):
 
     def audit_study_id(self) -> int | None:
         return self.study_id
+
+
+class Job(Base):
+    """A piece of background work (planning, the nightly audit check, reminders): what to do,
+    how far it has got and how it ended. The clinical changes a job makes are audited under
+    the user who asked for it; the job row itself is operational, not clinical, data."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Arguments as JSON text: ids, dates and numbers only, never personal data.
+    args: Mapped[str] = mapped_column(Text, default="{}")
+    # Enqueueing the same key twice gives the first job back (e.g. one audit check a night).
+    key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    run_after: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    progress: Mapped[float | None] = mapped_column(Float)
+    progress_note: Mapped[str | None] = mapped_column(String(300))
+    result: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -10,7 +10,8 @@ when the whole use case has succeeded, and anything not committed is rolled back
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -23,6 +24,7 @@ from openpat.store.audit import Actor
 from openpat.store.db import read_only_session
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
+from openpat.store.repositories.jobs import JobRepository
 from openpat.store.repositories.outcomes import (
     AlertRepository,
     FormLinkRepository,
@@ -33,6 +35,8 @@ from openpat.store.repositories.screenings import ScreeningRepository
 from openpat.store.repositories.studies import SiteRepository, StudyRepository
 from openpat.store.repositories.trial import ScheduleRepository, TrialRepository
 from openpat.store.repositories.users import UserRepository
+
+logger = logging.getLogger(__name__)
 
 
 class UnitOfWork:
@@ -48,6 +52,7 @@ class UnitOfWork:
     schedule: ScheduleRepository
     audit: AuditRepository
     auth: AuthRepository
+    jobs: JobRepository
 
     def __init__(
         self,
@@ -58,8 +63,10 @@ class UnitOfWork:
         now: dt.datetime | None = None,
         clock: Clock = SYSTEM,
         read_only: bool = False,
+        waker: Callable[[int, dt.datetime], None] | None = None,
     ) -> None:
         self._factory = session_factory
+        self._waker = waker
         self.read_only = read_only
         self._actor = actor
         self._reason = reason
@@ -67,6 +74,7 @@ class UnitOfWork:
         self._clock = clock
         self._session: Session | None = None
         self.committed = False
+        self._on_commit: list[Callable[[], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> UnitOfWork:
@@ -87,6 +95,7 @@ class UnitOfWork:
         self.schedule = ScheduleRepository(session)
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
+        self.jobs = JobRepository(session)
         return self
 
     def __exit__(
@@ -145,6 +154,24 @@ class UnitOfWork:
             self.session.rollback()
             raise Conflict(f"the change clashes with existing data: {exc.orig}") from None
         self.committed = True
+        hooks, self._on_commit = self._on_commit, []
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # the commit stands; the hook's own recovery takes over
+                logger.exception("an after-commit action failed")
+
+    def wake_jobs(self, job_id: int, when: dt.datetime) -> None:
+        """Tell the job workers, once this commits, that job ``job_id`` is due at ``when``
+        (workers also poll, so a lost wake-up only delays a job)."""
+        waker = self._waker
+        if waker is not None:
+            self.after_commit(lambda: waker(job_id, when))
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once this unit of work has committed (never if it rolls back), e.g.
+        to wake a job worker for a job that this transaction queued."""
+        self._on_commit.append(hook)
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +20,7 @@ from openpat.services.runtime import Platform
 from openpat.store.notify import NotificationHub
 from openpat.web.api import audit as audit_api
 from openpat.web.api import auth as auth_api
+from openpat.web.api import jobs as jobs_api
 from openpat.web.api import knowledge as knowledge_api
 from openpat.web.api import outcomes as outcomes_api
 from openpat.web.api import participants as participants_api
@@ -81,6 +85,54 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class _JobsRunner:
+    """Background jobs beside the web app: on PostgreSQL jobs queued here go to procrastinate
+    (and, with ``run_jobs``, a procrastinate worker runs in this event loop); on SQLite, with
+    ``run_jobs``, an in-process worker thread runs them."""
+
+    def __init__(self) -> None:
+        self.dispatcher: Any = None
+        self.local: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        if self.local is not None:
+            await asyncio.to_thread(self.local.stop)
+        if self.dispatcher is not None:
+            await asyncio.to_thread(self.dispatcher.close)
+
+
+async def _start_jobs(platform: Platform) -> _JobsRunner:
+    from openpat.services import worker
+
+    runner = _JobsRunner()
+    postgres = platform.engine.dialect.name == "postgresql"
+    if postgres:
+        runner.dispatcher = worker.install_dispatcher(platform)
+    if not platform.settings.run_jobs:
+        return runner
+    if postgres:
+
+        async def work() -> None:
+            app = worker.make_app(platform)
+            async with app.open_async():
+                await app.run_worker_async(
+                    queues=[worker.TASK_QUEUE],
+                    install_signal_handlers=False,
+                    name=worker.worker_name("web"),
+                )
+
+        runner.task = asyncio.create_task(work())
+    else:
+        runner.local = worker.LocalWorker(platform, poll_s=platform.settings.worker_poll_s)
+        runner.local.start()
+    return runner
+
+
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None) -> FastAPI:
     """Build the app; the database engine is created here, never at import time."""
     if platform is None:
@@ -105,9 +157,11 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         hub = NotificationHub(platform.engine)
         await hub.start()
         _app.state.notification_hub = hub
+        jobs_runner = await _start_jobs(platform)
         try:
             yield
         finally:
+            await jobs_runner.stop()
             await hub.stop()
             _app.state.notification_hub = None
             platform.dispose()
@@ -148,6 +202,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         pharmacology_api,
         outcomes_api,
         trial_api,
+        jobs_api,
     ):
         app.include_router(api.router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.include_router(studies_api.sites_router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
@@ -164,6 +219,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         me,
     ):
         app.include_router(pages.router)
+    app.include_router(admin.job_router)
     return app
 
 

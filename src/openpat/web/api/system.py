@@ -71,9 +71,26 @@ async def metrics(request: Request, platform: PlatformDep, active: SessionDep) -
 
 def _database_metrics(platform: Platform) -> list[str]:
     """Site-wide figures read from the database (the same in every process)."""
+    from openpat.services import jobs
+
     with platform.uow(actor=Actor(name="metrics"), read_only=True) as uow:
         open_alerts = uow.alerts.open_counts_by_level()
+        job_counts = jobs.counts(uow=uow)
     lines = [
+        "# HELP openpat_jobs Background jobs in the database, by kind and status.",
+        "# TYPE openpat_jobs gauge",
+    ]
+    for (kind, status), n in sorted(job_counts.items()):
+        lines.append(f'openpat_jobs{{kind="{kind}",status="{status}"}} {n}')
+    lines += [
+        "# HELP openpat_job_attempts_total Job attempts run by this process's workers, by outcome.",
+        "# TYPE openpat_job_attempts_total counter",
+    ]
+    with jobs.RUNS_LOCK:
+        runs = sorted(jobs.RUNS.items())
+    for (kind, outcome), n in runs:
+        lines.append(f'openpat_job_attempts_total{{kind="{kind}",outcome="{outcome}"}} {n}')
+    lines += [
         "# HELP openpat_safety_alerts_open Safety alerts not yet acknowledged, by level.",
         "# TYPE openpat_safety_alerts_open gauge",
     ]

@@ -13,8 +13,9 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from openpat.services import schedule, trial
+from openpat.services import jobs, schedule, trial
 from openpat.services.ids import MAX_ID, Id
+from openpat.services.jobs import JobRead
 from openpat.web.deps import (
     Account,
     AllocationReader,
@@ -336,6 +337,22 @@ def plan(study_id: Id, body: PlanIn, active: ScheduleManager, uow: UowDep) -> sc
     )
     uow.commit()
     return summary
+
+
+@router.post("/studies/{study_id}/schedule/plan-job", status_code=202)
+def plan_job(study_id: Id, body: PlanIn, active: ScheduleManager, uow: UowDep) -> JobRead:
+    """Plan the calendar in the background: answers at once with the queued job, whose
+    progress and outcome `GET /api/v1/jobs/{id}` reports (`save` is always true here)."""
+    job = jobs.queue_plan(
+        uow=uow,
+        principal=active.principal,
+        study_id=study_id,
+        start=body.start,
+        weeks=body.weeks,
+        time_limit_s=body.time_limit_s,
+    )
+    uow.commit()
+    return job
 
 
 @router.get("/throughput")

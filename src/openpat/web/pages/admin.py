@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Role
-from openpat.services import audit, studies, users
+from openpat.services import audit, jobs, studies, users
 from openpat.services.ids import MAX_SEQ, Id
 from openpat.services.users import (
     AccountStatusIn,
@@ -20,7 +20,7 @@ from openpat.services.users import (
     PasswordResetIn,
     UserCreate,
 )
-from openpat.web.deps import AuditReader, PlatformDep, UowDep, UserManager
+from openpat.web.deps import Account, AuditReader, PlatformDep, UowDep, UserManager
 from openpat.web.pages.forms import form_problems, submit_form
 from openpat.web.templating import render
 
@@ -325,3 +325,83 @@ def user_membership_remove(
         )
 
     return _user_form(request, active, uow, user_id, "role-removed", "reason", act)
+
+
+# -- background jobs ----------------------------------------------------------------------------
+
+
+@router.get("/jobs")
+def jobs_page(
+    request: Request,
+    active: UserManager,
+    uow: UowDep,
+    status: Annotated[
+        str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")
+    ] = None,
+) -> Response:
+    found = jobs.list_jobs(uow=uow, principal=active.principal, status=status)
+    return render(
+        request,
+        "jobs.html",
+        {
+            "title": "Background jobs",
+            "jobs": found,
+            "status": status,
+            "statuses": jobs.STATUSES,
+            "admin_tab": "jobs",
+        },
+    )
+
+
+def job_page(
+    request: Request,
+    active: Account,
+    uow: UowDep,
+    job_id: int,
+    errors: list[FieldProblem] | None = None,
+    status_code: int = 200,
+) -> Response:
+    job = jobs.get_job(uow=uow, principal=active.principal, job_id=job_id)
+    return render(
+        request,
+        "job.html",
+        {
+            "title": f"Job {job.id}",
+            "job": job,
+            "errors": errors or [],
+            "can_manage": active.principal.has(Permission.USER_MANAGE),
+            "study_id": job.study_id,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/jobs/{job_id}/retry")
+def job_retry(request: Request, job_id: Id, active: UserManager, uow: UowDep) -> Response:
+    return submit_form(
+        uow,
+        lambda: jobs.retry_job(uow=uow, principal=active.principal, job_id=job_id),
+        default_field="status",
+        done=f"/jobs/{job_id}",
+        again=lambda errors, code: job_page(request, active, uow, job_id, errors, code),
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+def job_cancel(request: Request, job_id: Id, active: UserManager, uow: UowDep) -> Response:
+    return submit_form(
+        uow,
+        lambda: jobs.cancel_job(uow=uow, principal=active.principal, job_id=job_id),
+        default_field="status",
+        done=f"/jobs/{job_id}",
+        again=lambda errors, code: job_page(request, active, uow, job_id, errors, code),
+    )
+
+
+job_router = APIRouter(include_in_schema=False)
+
+
+@job_router.get("/jobs/{job_id}")
+def job_detail(request: Request, job_id: Id, active: Account, uow: UowDep) -> Response:
+    """One job: its progress (the page refreshes itself while it runs) and outcome."""
+    return job_page(request, active, uow, job_id)

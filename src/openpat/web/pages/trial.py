@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError, RuleViolation
 from openpat.security import Permission
-from openpat.services import participants, schedule, studies, trial
+from openpat.services import jobs, participants, schedule, studies, trial
 from openpat.services.auth import ActiveSession
 from openpat.services.ids import Id
 from openpat.services.runtime import UnitOfWork
@@ -38,7 +38,7 @@ from openpat.web.deps import (
     Unblinder,
     UowDep,
 )
-from openpat.web.pages.forms import form_problems
+from openpat.web.pages.forms import form_problems, submit_form
 from openpat.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -459,6 +459,53 @@ def calendar_page(
             "nav_key": "calendar",
         },
     )
+
+
+@router.post("/studies/{study_id}/calendar/plan")
+def calendar_plan(
+    request: Request,
+    study_id: Id,
+    active: ScheduleManager,
+    uow: UowDep,
+    start: Annotated[str, Form()] = "",
+    weeks: Annotated[str, Form()] = "26",
+) -> Response:
+    """Plan the unbooked visits in the background; the job's page follows it."""
+    queued: list[int] = []
+
+    def act() -> object:
+        try:
+            first = dt.date.fromisoformat(start.strip())
+        except ValueError:
+            raise InvalidInput.for_field(
+                "start", "give the first day to plan, e.g. 2027-01-04"
+            ) from None
+        if not weeks.strip().isdecimal():
+            raise InvalidInput.for_field("weeks", "give a whole number of weeks, 1 to 104")
+        job = jobs.queue_plan(
+            uow=uow, principal=active.principal, study_id=study_id, start=first, weeks=int(weeks)
+        )
+        queued.append(job.id)
+        return job
+
+    def again(errors: list[FieldProblem], status_code: int) -> Response:
+        return render(
+            request,
+            "error.html",
+            {
+                "title": "Planning not started",
+                "message": "The planning was not started.",
+                "fields": errors,
+                "status_code": status_code,
+                "study_id": study_id,
+            },
+            status_code=status_code,
+        )
+
+    response = submit_form(uow, act, default_field="start", done="/", again=again)
+    if queued:
+        return RedirectResponse(f"/jobs/{queued[0]}", status_code=303)
+    return response
 
 
 # -- blinding integrity (unblinded) ---------------------------------------------------------
