@@ -122,7 +122,7 @@ class JobRepository:
         else:
             values["finished_at"] = now
         if status == "succeeded":
-            values["progress"] = 1.0
+            values["progress"], values["progress_note"] = 1.0, "done"
         outcome = self.session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == from_status)
