@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     """Run a job worker inside the web app (`openpat serve` turns it on for SQLite)."""
     worker_poll_s: float = Field(default=2.0, gt=0, le=300)
     """How often an in-process job worker looks for due jobs queued by other processes."""
+    smtp_host: str | None = None
+    """The SMTP server for e-mail (form links, visit reminders, unblinding notices); unset:
+    no e-mail is sent, and each message is logged as skipped, saying so."""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "openpat@localhost"
+    public_url: str | None = None
+    """The address participants reach openpat at (https://openpat.example.org), for the
+    personal links in e-mails."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool = False

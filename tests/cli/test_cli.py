@@ -38,7 +38,7 @@ def test_version() -> None:
 def test_upgrade_is_idempotent(env: str) -> None:
     result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "up to date (revision 0011)" in result.output
+    assert "up to date (revision 0012)" in result.output
 
 
 def test_demo_load_prints_the_logins_and_is_idempotent(env: str) -> None:

@@ -82,7 +82,7 @@ def test_the_root_help_lists_every_group_in_order() -> None:
         for line in result.output.splitlines()
         if line.startswith("│ ") and len(line.split()) > 2 and not line.split()[1].startswith("-")
     ]
-    assert listed == ["serve", "backup", "restore", *GROUPS]
+    assert listed == ["serve", "worker", "backup", "restore", *GROUPS]
     for _, _, help_text in GROUPS.values():
         assert help_text in result.output
 

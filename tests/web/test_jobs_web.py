@@ -91,3 +91,32 @@ def test_who_sees_which_job(client: TestClient, demo_platform: Platform) -> None
     assert again.status_code == 200 and again.json()["status"] == "queued"
     twice = client.post(f"/api/v1/jobs/{job['id']}/retry", headers={"X-CSRF-Token": csrf})
     assert twice.status_code == 422 and "only a failed or cancelled job" in twice.text
+
+
+def test_the_site_sets_its_e_mail_wording_and_the_admin_reads_the_log(
+    client: TestClient, demo_platform: Platform
+) -> None:
+    csrf = login(client, "coordinator")
+    calendar = client.get("/studies/1/calendar")
+    assert 'data-testid="email-texts"' in calendar.text and "· openpat's default" in calendar.text
+    bad = client.post(
+        "/sites/1/email-texts",
+        data={"csrf_token": csrf, "study": "1", "form_text": "Your {diagnosis} form: {link}"},
+    )
+    assert bad.status_code == 422 and "unknown placeholder {diagnosis}" in bad.text
+    assert "Your {diagnosis} form: {link}</textarea>" in bad.text  # what was typed is kept
+    good = client.post(
+        "/sites/1/email-texts",
+        data={"csrf_token": csrf, "study": "1", "form_text": "Hello from {site}: {link}"},
+        follow_redirects=False,
+    )
+    assert good.status_code == 303 and "saved=email-texts" in good.headers["location"]
+    api = client.get("/api/v1/sites/1/email-texts").json()
+    assert api["form_text"] == "Hello from {site}: {link}" and api["visit_text_is_default"]
+    assert "E-mail wording saved." in client.get(good.headers["location"]).text
+    # the log is the administrator's
+    assert client.get("/api/v1/messages").status_code == 403
+    login(client, "admin")
+    assert client.get("/api/v1/messages").status_code == 200
+    page = client.get("/admin/messages")
+    assert page.status_code == 200 and "E-mail log" in page.text

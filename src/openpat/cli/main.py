@@ -25,6 +25,7 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "demo": ("openpat.cli.demo", "app", "The synthetic demo study."),
     "users": ("openpat.cli.users", "app", "User accounts."),
     "audit": ("openpat.cli.audit", "app", "The audit trail."),
+    "jobs": ("openpat.cli.jobs", "app", "Background jobs and the e-mail log."),
     "substances": (
         "openpat.cli.knowledge",
         "substances_app",
@@ -191,6 +192,7 @@ def worker_command(
     with platform() as plat:
         if once:
             local = worker.LocalWorker(plat)
+            worker.tick(plat)
             ran = local.run_due()
             console.print(f"ran {ran} job{'s' if ran != 1 else ''}")
             return

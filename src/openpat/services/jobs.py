@@ -503,3 +503,38 @@ def queue_plan(
         requested_by=principal.user_id or None,
     )
     return _read(job, _usernames(uow, [job]))
+
+
+def _send(ctx: JobContext) -> dict[str, Any]:
+    from openpat.services import messaging
+
+    counts = messaging.send_queued(ctx.platform, messaging.mailer_for(ctx.platform.settings))
+    if counts["failed"]:
+        raise RetryLater(f"{counts['failed']} e-mail(s) could not be sent; trying again")
+    return counts
+
+
+SEND = register(JobKind("messages.send", "Send e-mail", _send, max_attempts=3))
+
+
+def _reminders(ctx: JobContext) -> dict[str, Any]:
+    """Queue the form e-mails and visit reminders now due, then send what is queued."""
+    from openpat.services import messaging
+
+    with ctx.uow(reason="reminders") as uow:
+        queued = messaging.queue_due(uow)
+        uow.commit()
+    ctx.progress(0.2, f"{queued} queued")
+    counts = messaging.send_queued(ctx.platform, messaging.mailer_for(ctx.platform.settings))
+    if counts["failed"]:
+        raise RetryLater(f"{counts['failed']} e-mail(s) could not be sent; trying again")
+    return {"queued": queued, **counts}
+
+
+REMINDERS = register(JobKind("reminders.sweep", "E-mail reminders", _reminders, max_attempts=3))
+
+
+def queue_reminders(uow: UnitOfWork) -> Job:
+    """Queue this hour's reminder sweep once (by its key, however many workers ask)."""
+    now = uow.now()
+    return enqueue(uow, kind=REMINDERS.name, key=f"reminders:{now:%Y-%m-%dT%H}")

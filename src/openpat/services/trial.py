@@ -642,15 +642,15 @@ def emergency_unblind(
         [Role.INVESTIGATOR.value, Role.MONITOR.value, Role.UNBLINDED_STATISTICIAN.value],
     )
     with uow.reason(f"emergency unblinding: {request.reason.strip()}"):
-        uow.trial.add(
-            Unblinding(
-                study_id=participant.study_id,
-                participant_id=participant.id,
-                reason=request.reason.strip(),
-                by_user=principal.user_id,
-                at=now,
-            )
+        unblinding = Unblinding(
+            study_id=participant.study_id,
+            participant_id=participant.id,
+            reason=request.reason.strip(),
+            by_user=principal.user_id,
+            at=now,
         )
+        uow.trial.add(unblinding)
+        uow.flush()
         for user_id in recipients:
             uow.trial.add(
                 Notification(
@@ -661,6 +661,15 @@ def emergency_unblind(
                     created_at=now,
                 )
             )
+    # ... and by e-mail (who, when, which participant; never the arm or the reason)
+    from openpat.services import messaging
+
+    messaging.queue_unblinding_notice(
+        uow,
+        unblinding_id=unblinding.id,
+        study_id=participant.study_id,
+        user_ids=list(recipients),
+    )
     arm = protocol.arm(allocation.arm)
     return UnblindRead(
         participant_id=participant.id,

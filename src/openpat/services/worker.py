@@ -38,10 +38,13 @@ def worker_name(kind: str) -> str:
 
 
 def tick(platform: Platform) -> int:
-    """The periodic duties: queue tonight's audit check when its hour has come, and give
-    back jobs whose worker died. Returns how many stalled jobs were queued again."""
+    """The periodic duties: queue tonight's audit check when its hour has come, this hour's
+    reminder sweep (when e-mail is set up), and give back jobs whose worker died. Returns how
+    many stalled jobs were queued again."""
     with platform.uow(actor=Actor(name="jobs")) as uow:
         jobs.queue_nightly(uow, at_hour_utc=platform.settings.audit_verify_hour_utc)
+        if platform.settings.smtp_host:
+            jobs.queue_reminders(uow)
         uow.commit()
     return jobs.requeue_stalled(platform)
 
@@ -120,9 +123,23 @@ def libpq_url(database_url: str) -> str:
     return "postgresql://" + rest if sep and scheme.startswith("postgresql") else database_url
 
 
+def _own_pool_jitter() -> None:
+    """psycopg_pool spreads reconnections with Python's global random generator; give it one
+    of its own, so that jobs leave the global stream (which tests guard) untouched."""
+    import random
+
+    import psycopg_pool.base
+
+    if not getattr(psycopg_pool.base, "_openpat_own_random", False):
+        psycopg_pool.base.random = random.Random().random  # type: ignore[attr-defined]  # noqa: S311
+        psycopg_pool.base._openpat_own_random = True  # type: ignore[attr-defined]
+
+
 def make_app(platform: Platform) -> Any:
     """The procrastinate app for this platform, with openpat's two tasks."""
     import procrastinate
+
+    _own_pool_jitter()
 
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(

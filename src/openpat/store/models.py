@@ -88,6 +88,10 @@ class Site(Base):
     country: Mapped[str] = mapped_column(String(2))
     # shown to a participant whose answers raised a safety alert; None: openpat's default
     crisis_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    # The site's own wording of e-mails to participants (None: openpat's default); only the
+    # placeholders in openpat.services.messaging.PLACEHOLDERS are filled in.
+    email_form_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    email_visit_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
 
 
 class Study(Base):
@@ -698,3 +702,29 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class Message(Base):
+    """An e-mail openpat sent, or decided not to send: to whom (masked), about what record,
+    and what happened. The body is not kept (it may hold a personal link); its SHA-256 is."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # one message per key, e.g. form:12:1 (the first reminder of form 12)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # form | visit | unblinding
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("instrument_responses.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    to_masked: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # queued | sent | skipped | failed
+    detail: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

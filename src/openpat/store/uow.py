@@ -25,6 +25,7 @@ from openpat.store.db import read_only_session
 from openpat.store.repositories.audit import AuditRepository
 from openpat.store.repositories.auth import AuthRepository
 from openpat.store.repositories.jobs import JobRepository
+from openpat.store.repositories.messages import MessageRepository
 from openpat.store.repositories.outcomes import (
     AlertRepository,
     FormLinkRepository,
@@ -53,6 +54,7 @@ class UnitOfWork:
     audit: AuditRepository
     auth: AuthRepository
     jobs: JobRepository
+    messages: MessageRepository
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.auth = AuthRepository(session)
         self.jobs = JobRepository(session)
+        self.messages = MessageRepository(session)
         return self
 
     def __exit__(

@@ -103,6 +103,8 @@ class _JobsRunner:
         if self.local is not None:
             await asyncio.to_thread(self.local.stop)
         if self.dispatcher is not None:
+            if self.dispatcher.platform.job_waker == self.dispatcher.wake:
+                self.dispatcher.platform.job_waker = None
             await asyncio.to_thread(self.dispatcher.close)
 
 
@@ -206,6 +208,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     ):
         app.include_router(api.router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     app.include_router(studies_api.sites_router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
+    app.include_router(jobs_api.messages_router, prefix="/api/v1", responses=API_ERROR_RESPONSES)
     for pages in (
         auth_pages,
         study_pages,

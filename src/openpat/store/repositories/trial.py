@@ -116,6 +116,9 @@ class TrialRepository:
         stmt = select(TreatmentGuess).where(TreatmentGuess.participant_id == participant_id)
         return self.session.scalars(stmt.order_by(TreatmentGuess.id)).all()
 
+    def unblinding(self, unblinding_id: int) -> Unblinding | None:
+        return self.session.get(Unblinding, unblinding_id)
+
     def unblindings(self, study_id: int) -> Sequence[Unblinding]:
         stmt = select(Unblinding).where(Unblinding.study_id == study_id)
         return self.session.scalars(stmt.order_by(Unblinding.id.desc())).all()

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from openpat.services import jobs
+from openpat.services import jobs, messaging
 from openpat.services.ids import Id
 from openpat.services.jobs import JobRead
+from openpat.services.messaging import MessageRead
 from openpat.web.deps import Account, UowDep, UserManager
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
@@ -47,3 +48,15 @@ def cancel_job(job_id: Id, active: Account, uow: UowDep) -> JobRead:
     found = jobs.cancel_job(uow=uow, principal=active.principal, job_id=job_id)
     uow.commit()
     return found
+
+
+messages_router = APIRouter(prefix="/messages", tags=["jobs"])
+
+
+@messages_router.get("")
+def list_messages(
+    active: UserManager, uow: UowDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> list[MessageRead]:
+    """The e-mail log, newest first: every e-mail sent, skipped (with the reason) or failed,
+    with the recipient's address masked; never the body."""
+    return messaging.list_messages(uow=uow, principal=active.principal, limit=limit)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openpat.services import outcomes, studies, users
+from openpat.services import messaging, outcomes, studies, users
 from openpat.services.ids import Id
+from openpat.services.messaging import EmailTexts, EmailTextsRead
 from openpat.services.outcomes import StudyAlerts
 from openpat.services.studies import CrisisTextUpdate, SiteRead, StudyDashboard, StudyRead
 from openpat.services.users import StudyAccess
-from openpat.web.deps import AlertManager, AlertReader, StudyReader, UowDep
+from openpat.web.deps import (
+    AlertManager,
+    AlertReader,
+    ScheduleManager,
+    ScheduleReader,
+    StudyReader,
+    UowDep,
+)
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 
@@ -59,3 +67,24 @@ def put_crisis_text(
         )
     uow.commit()
     return site
+
+
+@sites_router.get("/{site_id}/email-texts")
+def get_email_texts(site_id: Id, active: ScheduleReader, uow: UowDep) -> EmailTextsRead:
+    """The site's wording of e-mails to participants (its own, or openpat's default), and the
+    placeholders that are filled in."""
+    return messaging.email_texts(uow=uow, principal=active.principal, site_id=site_id)
+
+
+@sites_router.put("/{site_id}/email-texts")
+def put_email_texts(
+    site_id: Id, body: EmailTexts, active: ScheduleManager, uow: UowDep
+) -> EmailTextsRead:
+    """Set the site's wording of e-mails to participants. Only {site}, {link}, {expires},
+    {date} and {time} are filled in, so an e-mail carries no clinical content the site did
+    not write; a form's text must contain {link}. Empty goes back to openpat's default."""
+    texts = messaging.set_email_texts(
+        uow=uow, principal=active.principal, site_id=site_id, texts=body
+    )
+    uow.commit()
+    return texts

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError
 from openpat.security import Permission, Role
-from openpat.services import audit, jobs, studies, users
+from openpat.services import audit, jobs, messaging, studies, users
 from openpat.services.ids import MAX_SEQ, Id
 from openpat.services.users import (
     AccountStatusIn,
@@ -395,6 +395,17 @@ def job_cancel(request: Request, job_id: Id, active: UserManager, uow: UowDep) -
         default_field="status",
         done=f"/jobs/{job_id}",
         again=lambda errors, code: job_page(request, active, uow, job_id, errors, code),
+    )
+
+
+@router.get("/messages")
+def messages_page(request: Request, active: UserManager, uow: UowDep) -> Response:
+    """The e-mail log: what was sent, what was not and why (addresses masked, no bodies)."""
+    found = messaging.list_messages(uow=uow, principal=active.principal)
+    return render(
+        request,
+        "messages.html",
+        {"title": "E-mail log", "messages": found, "admin_tab": "messages"},
     )
 
 

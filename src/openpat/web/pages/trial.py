@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from openpat.errors import FieldProblem, InvalidInput, NotFound, OpenPatError, RuleViolation
 from openpat.security import Permission
-from openpat.services import jobs, participants, schedule, studies, trial
+from openpat.services import jobs, messaging, participants, schedule, studies, trial
 from openpat.services.auth import ActiveSession
 from openpat.services.ids import Id
 from openpat.services.runtime import UnitOfWork
@@ -417,6 +417,22 @@ def calendar_page(
     site: Id | None = None,
     view: Annotated[str, Query(pattern="^(room|facilitator)$")] = "room",
 ) -> Response:
+    return _calendar(request, study_id, active, uow, start, site, view)
+
+
+def _calendar(
+    request: Request,
+    study_id: int,
+    active: ActiveSession,
+    uow: UnitOfWork,
+    start: dt.date | None,
+    site: int | None,
+    view: str,
+    *,
+    email_errors: list[FieldProblem] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     principal = active.principal
     study = studies.get_study(uow=uow, principal=principal, study_id=study_id)
     if not study.sites:
@@ -457,7 +473,11 @@ def calendar_page(
             "today": today_at_site(chosen.timezone, uow.now()),
             "this_week": _monday(today_at_site(chosen.timezone, uow.now())).isoformat(),
             "nav_key": "calendar",
+            "email_texts": messaging.email_texts(uow=uow, principal=principal, site_id=chosen.id),
+            "email_errors": email_errors or [],
+            "typed": typed,
         },
+        status_code=status_code,
     )
 
 
@@ -506,6 +526,54 @@ def calendar_plan(
     if queued:
         return RedirectResponse(f"/jobs/{queued[0]}", status_code=303)
     return response
+
+
+@router.post("/sites/{site_id}/email-texts")
+def email_texts_form(
+    request: Request,
+    site_id: Id,
+    active: ScheduleManager,
+    uow: UowDep,
+    study: Annotated[str, Form()] = "",
+    form_text: Annotated[str, Form()] = "",
+    visit_text: Annotated[str, Form()] = "",
+) -> Response:
+    """The site's wording of e-mails to participants (from the calendar page)."""
+    back = (
+        f"/studies/{study}/calendar?site={site_id}&saved=email-texts" if study.isdecimal() else "/"
+    )
+
+    def act() -> object:
+        texts = messaging.EmailTexts.model_validate(
+            {"form_text": form_text, "visit_text": visit_text}
+        )
+        return messaging.set_email_texts(
+            uow=uow, principal=active.principal, site_id=site_id, texts=texts
+        )
+
+    def again(errors: list[FieldProblem], status_code: int) -> Response:
+        if not study.isdecimal():
+            return render(
+                request,
+                "error.html",
+                {"title": "Not saved", "message": "The wording was not saved.", "fields": errors},
+                status_code=status_code,
+            )
+        # the calendar again, with what was typed and what is wrong with it
+        return _calendar(
+            request,
+            int(study),
+            active,
+            uow,
+            None,
+            site_id,
+            "room",
+            email_errors=errors,
+            typed={"form_text": form_text, "visit_text": visit_text},
+            status_code=status_code,
+        )
+
+    return submit_form(uow, act, default_field="form_text", done=back, again=again)
 
 
 # -- blinding integrity (unblinded) ---------------------------------------------------------
