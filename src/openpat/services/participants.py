@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -14,6 +15,9 @@ from openpat.services.studies import today_at_site, visible_study
 from openpat.store.models import Participant, ParticipantIdentity
 from openpat.store.uow import UnitOfWork
 from openpat.trial.pathway import ParticipantStatus, check_transition
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 class Sex(StrEnum):
@@ -91,7 +95,8 @@ class OwnParticipation(BaseModel):
     site_name: str
 
 
-def _read(p: Participant) -> ParticipantRead:
+def _read(p: Participant | Row[Any]) -> ParticipantRead:
+    """A participant as read out, from the ORM object or a list's plain row (same names)."""
     status = ParticipantStatus(p.status)
     return ParticipantRead(
         id=p.id,
