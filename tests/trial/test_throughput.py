@@ -17,9 +17,10 @@ from openpat.pharmacology import library
 from openpat.pharmacology.model import Dose, PKPDModel
 from openpat.pharmacology.simulate import SimulationResult, simulate
 from openpat.scheduling.planner import Plan, Request, Site
-from openpat.trial import sessions, throughput
+from openpat.sessions import duration as sessions
+from openpat.sessions.duration import arm_session_minutes, dosing_minutes
+from openpat.trial import throughput
 from openpat.trial.protocol import ArmSpec, Protocol, parse_protocol
-from openpat.trial.sessions import arm_session_minutes, dosing_minutes
 from openpat.trial.throughput import SubstanceThroughput, compare, demo_protocols
 
 KB = knowledge.default()

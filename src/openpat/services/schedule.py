@@ -23,6 +23,7 @@ from openpat.services.ids import Id, TimeOfDay
 from openpat.services.participants import visible_participant
 from openpat.services.studies import site_with_permission, today_at_site, visible_study
 from openpat.services.trial import current_protocol
+from openpat.sessions.duration import dosing_minutes
 from openpat.store.models import (
     BookingFacilitator,
     FacilitatorProfile,
@@ -44,7 +45,6 @@ from openpat.trial.schedule import (
     site_zone,
     visit_status,
 )
-from openpat.trial.sessions import dosing_minutes
 
 STATUS_LABELS = {
     "done": "Done",

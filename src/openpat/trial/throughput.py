@@ -4,7 +4,7 @@ For each protocol, :func:`compare` measures the *maximum* number of dosing sessi
 same site (its rooms, its facilitators with their daily maxima of dosing sessions, its open
 days and hours) can book in ``weeks`` weeks, when demand is unlimited:
 
-1. one booking lasts :func:`openpat.trial.sessions.dosing_minutes` of the protocol's dosing
+1. one booking lasts :func:`openpat.sessions.duration.dosing_minutes` of the protocol's dosing
    visit: the typical subject's predicted session for the longest arm, plus the visit's
    observation time, rounded up to the site's booking step; it needs the visit's room and
    facilitators;
@@ -51,8 +51,8 @@ from openpat.scheduling.planner import (
     first_fit,
     plan,
 )
+from openpat.sessions.duration import dose_label, dosing_minutes, longest_arm
 from openpat.trial.protocol import Protocol, VisitSpec, parse_protocol
-from openpat.trial.sessions import dose_label, dosing_minutes, longest_arm
 
 DEMO_DIR = Path(__file__).parent / "data" / "throughput"
 DEMO_FILES = ("dmt-iv.yaml", "psilocybin-oral.yaml", "mdma-oral.yaml", "lsd-oral.yaml")

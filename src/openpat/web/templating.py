@@ -15,6 +15,8 @@ from openpat.security import Permission
 from openpat.services.auth import ActiveSession
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# Templates change only with a new release: do not stat each one on every render.
+TEMPLATES.env.auto_reload = False
 TEMPLATES.env.globals["version"] = __version__
 
 
