@@ -50,6 +50,6 @@ def downgrade() -> None:
     op.drop_index("ix_messages_study_id", table_name="messages")
     op.drop_index("ix_messages_status", table_name="messages")
     op.drop_table("messages")
-    with op.batch_alter_table("sites") as batch:
-        batch.drop_column("email_visit_text")
-        batch.drop_column("email_form_text")
+    # plain DROP COLUMN (SQLite 3.35 and later), not a rebuild of a table others point to
+    op.drop_column("sites", "email_visit_text")
+    op.drop_column("sites", "email_form_text")
