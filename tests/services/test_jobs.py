@@ -334,7 +334,15 @@ def test_on_postgresql_procrastinate_delivers_the_job(
             ).all()
         assert queued == [(str(job_id), "todo")]
         app = worker.make_app(platform)
-        app.run_worker(queues=[worker.TASK_QUEUE], wait=False, install_signal_handlers=False)
+        # in a thread of its own, as `openpat worker` is a process of its own (and the suite's
+        # main thread may hold a running event loop, e.g. Playwright's)
+        runner = threading.Thread(
+            target=app.run_worker,
+            kwargs={"queues": [worker.TASK_QUEUE], "wait": False, "install_signal_handlers": False},
+        )
+        runner.start()
+        runner.join(60)
+        assert not runner.is_alive()
         # the first attempt failed and was deferred again for 30 s from now: not yet run
         retried = _job(platform, job_id)
         assert (retried.status, retried.attempts, run.runs) == ("queued", 1, 1)
