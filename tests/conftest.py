@@ -11,6 +11,7 @@ across a clock change, fails here on any day).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import random
@@ -62,6 +63,23 @@ def clock_start(request: pytest.FixtureRequest) -> dt.datetime:
     """The instant this test's clock starts at (see the module's docstring)."""
     start: dt.datetime = getattr(request, "param", TEST_NOW)
     return start
+
+
+@dataclasses.dataclass
+class ManualClock:
+    """A clock a test moves by hand (``clock.at += timedelta(...)``); give it to a platform
+    as ``platform.clock``."""
+
+    at: dt.datetime
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def today(self, zone: dt.tzinfo | None = None) -> dt.date:
+        return self.at.astimezone(zone or dt.UTC).date()
+
+    def is_set(self) -> bool:
+        return True
 
 
 def clock_env(start: dt.datetime) -> dict[str, str]:

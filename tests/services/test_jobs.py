@@ -3,7 +3,6 @@ retried with back-off, idempotent, audited under the user who asked, visible wit
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import threading
@@ -18,23 +17,7 @@ from openpat.services import jobs, studies
 from openpat.services.runtime import Actor, Platform
 from openpat.services.worker import LocalWorker, tick
 from openpat.store.models import AuditEvent, Job, Notification, RoomBooking
-from tests.conftest import TEST_NOW
-
-
-@dataclasses.dataclass
-class ManualClock:
-    """A clock the test moves by hand."""
-
-    at: dt.datetime
-
-    def now(self) -> dt.datetime:
-        return self.at
-
-    def today(self, zone: dt.tzinfo | None = None) -> dt.date:
-        return self.at.astimezone(zone or dt.UTC).date()
-
-    def is_set(self) -> bool:
-        return True
+from tests.conftest import TEST_NOW, ManualClock
 
 
 @pytest.fixture

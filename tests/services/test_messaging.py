@@ -5,7 +5,6 @@ clinical content beyond the site's own wording."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import email
 import re
@@ -28,7 +27,7 @@ from openpat.services.worker import LocalWorker, tick
 from openpat.store.models import Job, Message, RoomBooking, VisitRecord
 from openpat.trial.pathway import ParticipantStatus
 from openpat.web.app import create_app
-from tests.conftest import TEST_NOW
+from tests.conftest import TEST_NOW, ManualClock
 
 
 class Inbox:
@@ -66,20 +65,6 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
     controller.start()
     yield box, port
     controller.stop()
-
-
-@dataclasses.dataclass
-class ManualClock:
-    at: dt.datetime
-
-    def now(self) -> dt.datetime:
-        return self.at
-
-    def today(self, zone: dt.tzinfo | None = None) -> dt.date:
-        return self.at.astimezone(zone or dt.UTC).date()
-
-    def is_set(self) -> bool:
-        return True
 
 
 @pytest.fixture

@@ -373,19 +373,15 @@ def send_queued(platform: Platform, mailer: Mailer | None) -> dict[str, int]:
             if m is None or m.status not in ("queued", "failed"):
                 continue
             m.attempts += 1
+            outgoing: Outgoing | str
             if mailer is None:
-                m.status, m.detail = "skipped", "e-mail is not set up (OPENPAT_SMTP_HOST)"
-                uow.commit()
-                counts["skipped"] += 1
-                continue
-            try:
-                outgoing = _compose(uow, m, platform.settings)
-            except EmailNotConfigured as exc:
-                m.status, m.detail = "skipped", str(exc)
-                uow.commit()
-                counts["skipped"] += 1
-                continue
-            if isinstance(outgoing, str):
+                outgoing = "e-mail is not set up (OPENPAT_SMTP_HOST)"
+            else:
+                try:
+                    outgoing = _compose(uow, m, platform.settings)
+                except EmailNotConfigured as exc:
+                    outgoing = str(exc)
+            if isinstance(outgoing, str):  # no longer to be sent: say why
                 m.status, m.detail = "skipped", outgoing
                 uow.commit()
                 counts["skipped"] += 1
@@ -395,6 +391,7 @@ def send_queued(platform: Platform, mailer: Mailer | None) -> dict[str, int]:
             m.body_sha256 = hashlib.sha256(outgoing.body.encode("utf-8")).hexdigest()
             # the new link is committed before the e-mail carries it
             uow.commit()
+        assert mailer is not None
         try:
             mailer.send(outgoing.to, outgoing.subject, outgoing.body)
         except (OSError, smtplib.SMTPException) as exc:

@@ -376,26 +376,31 @@ def job_page(
     )
 
 
-@router.post("/jobs/{job_id}/retry")
-def job_retry(request: Request, job_id: Id, active: UserManager, uow: UowDep) -> Response:
+def _job_action(
+    request: Request,
+    job_id: int,
+    active: Account,
+    uow: UowDep,
+    act: Callable[..., object],
+) -> Response:
+    """Run again or cancel a job from its page; a refusal shows the page with the reason."""
     return submit_form(
         uow,
-        lambda: jobs.retry_job(uow=uow, principal=active.principal, job_id=job_id),
+        lambda: act(uow=uow, principal=active.principal, job_id=job_id),
         default_field="status",
         done=f"/jobs/{job_id}",
         again=lambda errors, code: job_page(request, active, uow, job_id, errors, code),
     )
+
+
+@router.post("/jobs/{job_id}/retry")
+def job_retry(request: Request, job_id: Id, active: UserManager, uow: UowDep) -> Response:
+    return _job_action(request, job_id, active, uow, jobs.retry_job)
 
 
 @router.post("/jobs/{job_id}/cancel")
 def job_cancel(request: Request, job_id: Id, active: UserManager, uow: UowDep) -> Response:
-    return submit_form(
-        uow,
-        lambda: jobs.cancel_job(uow=uow, principal=active.principal, job_id=job_id),
-        default_field="status",
-        done=f"/jobs/{job_id}",
-        again=lambda errors, code: job_page(request, active, uow, job_id, errors, code),
-    )
+    return _job_action(request, job_id, active, uow, jobs.cancel_job)
 
 
 @router.get("/messages")
