@@ -59,8 +59,12 @@ class RetryLater(Exception):
     """Raised by a job that could not do its work now but may later (e.g. SMTP is down)."""
 
 
+class AuditTrailBroken(OpenPatError):
+    """The audit trail did not verify: retrying does not mend it, an administrator must."""
+
+
 # Errors that another attempt cannot mend: the job fails at once and says why.
-PERMANENT = (PermissionDenied, InvalidInput, NotFound)
+PERMANENT = (PermissionDenied, InvalidInput, NotFound, AuditTrailBroken)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -447,10 +451,6 @@ def _audit_verify(ctx: JobContext) -> dict[str, Any]:
         "checkpoint_seq": head.seq,
         "message": report.message,
     }
-
-
-class AuditTrailBroken(InvalidInput):
-    """The audit trail did not verify: retrying does not mend it, an administrator must."""
 
 
 def _tell_admins(ctx: JobContext, message: str) -> None:

@@ -37,7 +37,7 @@ from openpat.errors import InvalidInput, NotFound
 from openpat.security import Permission, Principal
 from openpat.services.runtime import Platform
 from openpat.store.audit import Actor
-from openpat.store.models import Message
+from openpat.store.models import Message, RoomBooking
 from openpat.store.uow import UnitOfWork
 from openpat.trial.pathway import ParticipantStatus
 from openpat.trial.schedule import site_zone
@@ -203,12 +203,17 @@ def mailer_for(settings: Settings) -> Mailer | None:
 # -- deciding what to send ---------------------------------------------------------------------
 
 
+def _visit_key(booking: RoomBooking) -> str:
+    """A visit reminder's key names the booking and its start: a moved booking gets its own."""
+    return f"visit:{booking.id}:{booking.starts_at.astimezone(dt.UTC):%Y%m%dT%H%M}"
+
+
 def queue_due(uow: UnitOfWork) -> int:
     """Queue the form e-mails and visit reminders that are due now and not yet queued;
     returns how many were queued."""
     now = uow.now()
     candidates: list[Message] = []
-    for row in uow.messages.open_participant_forms():
+    for row in uow.responses.open_participant_forms():
         due = [n for n, d in enumerate(FORM_EMAIL_DAYS) if now >= row.created_at + dt.timedelta(d)]
         if due:
             n = max(due)  # a reminder missed while e-mail was down is not sent late
@@ -222,10 +227,10 @@ def queue_due(uow: UnitOfWork) -> int:
                     subject="",
                 )
             )
-    for booking in uow.messages.bookings_starting(now, now + VISIT_REMINDER_AHEAD):
+    for booking in uow.schedule.booked_starting(now, now + VISIT_REMINDER_AHEAD):
         candidates.append(
             Message(
-                key=f"visit:{booking.id}:{booking.starts_at.astimezone(dt.UTC):%Y%m%dT%H%M}",
+                key=_visit_key(booking),
                 kind="visit",
                 study_id=booking.study_id,
                 participant_id=booking.participant_id,
@@ -341,7 +346,7 @@ def _compose(uow: UnitOfWork, m: Message, settings: Settings) -> Outgoing | str:
     booking = uow.schedule.booking(m.booking_id) if m.booking_id else None
     if booking is None or booking.status != "booked":
         return "the booking was cancelled"
-    if not m.key.endswith(f":{booking.starts_at.astimezone(dt.UTC):%Y%m%dT%H%M}"):
+    if m.key != _visit_key(booking):
         return "the booking was moved (the new time gets its own reminder)"
     if booking.starts_at <= uow.now():
         return "the visit has started"

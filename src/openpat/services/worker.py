@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from openpat.services import jobs
@@ -100,8 +101,6 @@ class LocalWorker:
 
     def _loop(self) -> None:
         last_tick = 0.0
-        import time
-
         while not self._stop.is_set():
             self._wake.clear()
             try:
@@ -197,6 +196,8 @@ class ProcrastinateDispatcher:
         _defer(self._app.openpat_run_job, job_id, delay)
 
     def close(self) -> None:
+        if self.platform.job_waker == self.wake:
+            self.platform.job_waker = None
         with self._lock:
             if self._app is not None:
                 self._app.close()

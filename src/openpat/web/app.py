@@ -103,8 +103,6 @@ class _JobsRunner:
         if self.local is not None:
             await asyncio.to_thread(self.local.stop)
         if self.dispatcher is not None:
-            if self.dispatcher.platform.job_waker == self.dispatcher.wake:
-                self.dispatcher.platform.job_waker = None
             await asyncio.to_thread(self.dispatcher.close)
 
 

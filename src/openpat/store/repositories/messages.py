@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from openpat.store.models import InstrumentResponse, Message, RoomBooking
+from openpat.store.models import Message
 
 MAX_ATTEMPTS = 3
 
@@ -50,19 +49,4 @@ class MessageRepository:
         stmt = select(Message).order_by(Message.id.desc()).limit(limit)
         if study_ids is not None:
             stmt = stmt.where(Message.study_id.in_(list(study_ids)))
-        return self.session.scalars(stmt).all()
-
-    def open_participant_forms(self) -> Sequence[InstrumentResponse]:
-        stmt = select(InstrumentResponse).where(
-            InstrumentResponse.source == "participant",
-            InstrumentResponse.status == "in-progress",
-        )
-        return self.session.scalars(stmt).all()
-
-    def bookings_starting(self, start: dt.datetime, end: dt.datetime) -> Sequence[RoomBooking]:
-        stmt = select(RoomBooking).where(
-            RoomBooking.status == "booked",
-            RoomBooking.starts_at > start,
-            RoomBooking.starts_at <= end,
-        )
         return self.session.scalars(stmt).all()

@@ -17,6 +17,14 @@ class ResponseRepository:
     def get(self, response_id: int) -> InstrumentResponse | None:
         return self.session.get(InstrumentResponse, response_id)
 
+    def open_participant_forms(self) -> Sequence[InstrumentResponse]:
+        """Forms sent to participants and not yet submitted, in every study."""
+        stmt = select(InstrumentResponse).where(
+            InstrumentResponse.source == "participant",
+            InstrumentResponse.status == "in-progress",
+        )
+        return self.session.scalars(stmt).all()
+
     def get_many(self, response_ids: Collection[int]) -> dict[int, InstrumentResponse]:
         """Responses by id, in one query."""
         if not response_ids:

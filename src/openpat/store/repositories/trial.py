@@ -163,6 +163,15 @@ class ScheduleRepository:
     def facilitator(self, facilitator_id: int) -> FacilitatorProfile | None:
         return self.session.get(FacilitatorProfile, facilitator_id)
 
+    def booked_starting(self, start: dt.datetime, end: dt.datetime) -> Sequence[RoomBooking]:
+        """Bookings still booked that start after ``start`` and by ``end``, at every site."""
+        stmt = select(RoomBooking).where(
+            RoomBooking.status == "booked",
+            RoomBooking.starts_at > start,
+            RoomBooking.starts_at <= end,
+        )
+        return self.session.scalars(stmt).all()
+
     def booking(self, booking_id: int) -> RoomBooking | None:
         return self.session.get(RoomBooking, booking_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -44,16 +45,17 @@ def submit_form(
     act: Callable[[], object],
     *,
     default_field: str,
-    done: str,
+    done: str | Callable[[Any], str],
     again: Callable[[list[FieldProblem], int], Response],
 ) -> Response:
-    """Run a form's use case and commit, then go to ``done``; on a refusal roll back and show
-    the form ``again`` with its problems (errors not about the input get their own page)."""
+    """Run a form's use case and commit, then go to ``done`` (an address, or one made from
+    what the use case returned); on a refusal roll back and show the form ``again`` with its
+    problems (errors not about the input get their own page)."""
     try:
-        act()
+        result = act()
         uow.commit()
     except (ValidationError, OpenPatError) as exc:
         uow.rollback()
         errors, status_code = form_problems(exc, default_field)
         return again(errors, status_code)
-    return RedirectResponse(done, status_code=303)
+    return RedirectResponse(done(result) if callable(done) else done, status_code=303)

@@ -491,9 +491,8 @@ def calendar_plan(
     weeks: Annotated[str, Form()] = "26",
 ) -> Response:
     """Plan the unbooked visits in the background; the job's page follows it."""
-    queued: list[int] = []
 
-    def act() -> object:
+    def act() -> jobs.JobRead:
         try:
             first = dt.date.fromisoformat(start.strip())
         except ValueError:
@@ -502,11 +501,9 @@ def calendar_plan(
             ) from None
         if not weeks.strip().isdecimal():
             raise InvalidInput.for_field("weeks", "give a whole number of weeks, 1 to 104")
-        job = jobs.queue_plan(
+        return jobs.queue_plan(
             uow=uow, principal=active.principal, study_id=study_id, start=first, weeks=int(weeks)
         )
-        queued.append(job.id)
-        return job
 
     def again(errors: list[FieldProblem], status_code: int) -> Response:
         return render(
@@ -522,10 +519,9 @@ def calendar_plan(
             status_code=status_code,
         )
 
-    response = submit_form(uow, act, default_field="start", done="/", again=again)
-    if queued:
-        return RedirectResponse(f"/jobs/{queued[0]}", status_code=303)
-    return response
+    return submit_form(
+        uow, act, default_field="start", done=lambda job: f"/jobs/{job.id}", again=again
+    )
 
 
 @router.post("/sites/{site_id}/email-texts")
